@@ -1,0 +1,1 @@
+"""The wire to Amazon Connect: item models, service errors, the participant client, the websocket transport."""
