@@ -1,0 +1,44 @@
+"""Everything about the emulator that a test, a benchmark or a user may want to change."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+_NAMESPACE = uuid.UUID("6f0e7b0a-5b1e-4c47-9d2c-b07c1e0e0001")
+
+DEFAULT_INSTANCE_ID = str(uuid.uuid5(_NAMESPACE, "instance"))
+DEFAULT_CONTACT_FLOW_ID = str(uuid.uuid5(_NAMESPACE, "contact-flow"))
+
+ATTACHMENT_EXTENSIONS = frozenset(
+    ".csv .doc .docx .heic .jfif .jpeg .jpg .mov .mp4 .pdf .png .ppt .pptx .rtf .txt .wav .xls .xlsx".split()
+)
+
+
+@dataclass(slots=True)
+class EmulatorConfig:
+    """Defaults follow the real service's published limits; ids are stable across runs."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    instance_id: str = DEFAULT_INSTANCE_ID
+    contact_flow_id: str = DEFAULT_CONTACT_FLOW_ID
+    connection_token_ttl: float = 24 * 3600
+    websocket_connect_window: float = 100.0
+    websocket_idle_timeout: float = 600.0
+    websocket_max_lifetime: float = 7200.0
+    custom_participant_connect_window: float = 15.0
+    max_participants: int = 6
+    attachment_max_bytes: int = 20 * 1024 * 1024
+    attachments_per_contact: int = 100
+    webhooks: list[str] = field(default_factory=list)
+    webhook_attempts: int = 5
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    streaming_endpoints: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def instance_arn(self) -> str:
+        return f"arn:aws:connect:{self.region}:{self.account_id}:instance/{self.instance_id}"

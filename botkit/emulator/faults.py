@@ -1,0 +1,99 @@
+"""Fault injection: the trouble a real network and a real service give a bot, on demand.
+
+Off by default. Set from a file at start (`--faults FILE`) or at run time
+(`PUT /emulator/faults`); a `seed` makes a run repeatable.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+_ERROR_CODES = {429: "ThrottlingException", 500: "InternalServerException"}
+
+
+class FaultSpecError(ValueError):
+    """A faults file or request that names an unknown knob or a value out of range."""
+
+
+@dataclass(slots=True)
+class FaultSpec:
+    """What to inject. Rates are fractions of calls or frames, from 0 to 1."""
+
+    error_rate: float = 0.0
+    error_statuses: list[int] = field(default_factory=lambda: [429, 500])
+    lost_response_rate: float = 0.0
+    latency_ms: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    operations: list[str] = field(default_factory=list)
+    drop_websocket_rate: float = 0.0
+    refuse_websockets_seconds: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FaultSpec:
+        if not isinstance(data, dict):
+            raise FaultSpecError("faults must be a mapping of knob to value")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise FaultSpecError(f"unknown fault knob(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        spec = cls(**data)
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        for name in ("error_rate", "lost_response_rate", "drop_websocket_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+                raise FaultSpecError(f"{name} must be a number from 0 to 1, not {value!r}")
+        bad = [s for s in self.error_statuses if s not in _ERROR_CODES]
+        if bad or not self.error_statuses:
+            raise FaultSpecError(f"error_statuses must be a non-empty list of {sorted(_ERROR_CODES)}")
+        if len(self.latency_ms) != 2 or not 0 <= self.latency_ms[0] <= self.latency_ms[1]:
+            raise FaultSpecError("latency_ms must be [min, max] with 0 <= min <= max")
+        if not isinstance(self.refuse_websockets_seconds, int | float) or self.refuse_websockets_seconds < 0:
+            raise FaultSpecError("refuse_websockets_seconds must be a number >= 0")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Faults:
+    """The live fault state that the middleware and the hub consult."""
+
+    def __init__(self, spec: FaultSpec | None = None) -> None:
+        self.spec = FaultSpec()
+        self._random = random.Random()
+        self._refuse_until = 0.0
+        self.apply(spec or FaultSpec())
+
+    def apply(self, spec: FaultSpec) -> None:
+        self.spec = spec
+        self._random = random.Random(spec.seed)
+        self._refuse_until = time.monotonic() + spec.refuse_websockets_seconds
+
+    def applies_to(self, operation: str) -> bool:
+        return not self.spec.operations or operation in self.spec.operations
+
+    def latency(self) -> float:
+        low, high = self.spec.latency_ms
+        return self._random.uniform(low, high) / 1000 if high else 0.0
+
+    def error_before(self) -> tuple[int, str] | None:
+        """An error to answer instead of doing the work."""
+        if self.spec.error_rate and self._random.random() < self.spec.error_rate:
+            status = self._random.choice(self.spec.error_statuses)
+            return status, _ERROR_CODES[status]
+        return None
+
+    def lose_response(self) -> bool:
+        """Do the work, then answer 500: the case that only idempotent retries survive."""
+        return bool(self.spec.lost_response_rate) and self._random.random() < self.spec.lost_response_rate
+
+    def drop_websocket_now(self) -> bool:
+        return bool(self.spec.drop_websocket_rate) and self._random.random() < self.spec.drop_websocket_rate
+
+    def refusing_websockets(self) -> bool:
+        return time.monotonic() < self._refuse_until

@@ -1,0 +1,106 @@
+"""The one path every service call takes: faults, token, parsing, validation, idempotency, reply.
+
+Each operation's handler only does its own work; everything the real service
+does the same way for all operations lives here, driven by botocore's model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+
+from botkit.emulator.contacts import ContactCenter, Participant
+from botkit.emulator.errors import CONNECT, PARTICIPANT, ServiceError, service_model
+from botkit.emulator.faults import Faults
+from botkit.emulator.validation import validate, validation_message
+from botkit.emulator.wire import WireError, parse_input, serialize_output
+from botkit.emulator.wireformat import dumps
+
+BEARER = "X-Amz-Bearer"
+
+TokenKind = Literal["participant", "connection", "none"]
+
+
+@dataclass(slots=True)
+class Call:
+    """What a handler gets: the parsed input and, for participant calls, who is calling."""
+
+    request: web.Request
+    params: dict[str, Any]
+    participant: Participant | None
+
+    @property
+    def caller(self) -> Participant:
+        assert self.participant is not None, "operations without a token have no caller"
+        return self.participant
+
+
+Handler = Callable[[Call], Awaitable[dict[str, Any]]]
+
+
+class Operations:
+    """Builds aiohttp handlers for the operations of one service model."""
+
+    def __init__(self, service: str, center: ContactCenter, faults: Faults) -> None:
+        self._service = service
+        self._model = service_model(service)
+        self._center = center
+        self._faults = faults
+        self._invalid = "ValidationException" if service == PARTICIPANT else "InvalidParameterException"
+
+    def route(self, name: str, handler: Handler, token: TokenKind = "connection") -> web.RouteDef:
+        operation = self._model.operation_model(name)
+        method = operation.http["method"]
+        path = operation.http["requestUri"].split("?")[0]
+
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            if self._faults.applies_to(name):
+                await self._inject_before()
+            participant = self._authenticate(request, token)
+            body = await request.read()
+            try:
+                params = parse_input(
+                    operation, body=body, headers=request.headers, path_params=request.match_info, query=request.query
+                )
+            except WireError as error:
+                raise ServiceError(self._invalid, str(error), service=self._service) from None
+            errors = validate(operation.input_shape, params)
+            if errors:
+                raise ServiceError(self._invalid, validation_message(errors), service=self._service)
+            client_token = params.get("ClientToken") if participant is not None else None
+            reply = self._center.remembered(participant, name, client_token, body) if participant else None
+            if reply is None:
+                reply = await handler(Call(request, params, participant))
+                if participant is not None:
+                    self._center.remember(participant, name, client_token, body, reply)
+            if self._faults.applies_to(name) and self._faults.lose_response():
+                raise ServiceError("InternalServerException", "Internal server error", service=self._service)
+            return web.Response(
+                body=dumps(serialize_output(operation.output_shape, reply)).encode(),
+                content_type="application/json",
+            )
+
+        return web.route(method, path, endpoint)
+
+    async def _inject_before(self) -> None:
+        delay = self._faults.latency()
+        if delay:
+            await asyncio.sleep(delay)
+        error = self._faults.error_before()
+        if error is not None:
+            _, code = error
+            if self._service == CONNECT and code == "InternalServerException":
+                code = "InternalServiceException"
+            raise ServiceError(code, "Injected fault", service=self._service)
+
+    def _authenticate(self, request: web.Request, token: TokenKind) -> Participant | None:
+        bearer = request.headers.get(BEARER)
+        if token == "participant":
+            return self._center.participant_by_token(bearer)
+        if token == "connection":
+            return self._center.participant_by_connection(bearer)
+        return None

@@ -1,0 +1,34 @@
+"""Time, identifiers and JSON in the exact shapes the service puts on the wire."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_ms(moment: datetime) -> str:
+    """`yyyy-MM-ddThh:mm:ss.SSSZ`: chatjs sorts these as strings, so the width never varies."""
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def iso_in(seconds: float) -> str:
+    return iso_ms(utcnow() + timedelta(seconds=seconds))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_token() -> str:
+    """An opaque bearer token; long and URL-safe like the real ones."""
+    return secrets.token_urlsafe(96)
+
+
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Compact JSON, as API Gateway sends it."""
