@@ -31,11 +31,6 @@ log = logging.getLogger(__name__)
 
 HUMAN_ROLES = frozenset({v.AGENT, v.SUPERVISOR, v.CUSTOMER})
 
-# Items that the service shows live but does not keep in the transcript.
-_EPHEMERAL_CONTENT_TYPES = frozenset(
-    {v.EVENT_TYPING, v.EVENT_MESSAGE_DELIVERED, v.EVENT_MESSAGE_READ, v.EVENT_CONNECTION_ACKNOWLEDGED}
-)
-
 Listener = Callable[["Contact", dict[str, Any]], Awaitable[None]]
 
 
@@ -171,7 +166,7 @@ class ContactCenter:
 
     async def publish(self, contact: Contact, item: dict[str, Any]) -> None:
         async with contact.lock:
-            if item["Type"] != v.MESSAGEMETADATA and item["ContentType"] not in _EPHEMERAL_CONTENT_TYPES:
+            if item["ContentType"] not in v.EPHEMERAL_CONTENT_TYPES:
                 contact.positions[item["Id"]] = len(contact.transcript)
                 contact.transcript.append(item)
             for listener in self._listeners:
