@@ -158,7 +158,7 @@ def _parse_frame(text: str) -> dict[str, Any] | None:
     for candidate in (text, text.rstrip().rstrip(")")):
         try:
             frame = json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         return frame if isinstance(frame, dict) else None
     return None
