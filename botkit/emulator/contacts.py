@@ -383,9 +383,10 @@ class ContactCenter:
         await self.publish(contact, contact.item(v.EVENT_PARTICIPANT_LEFT, v.EVENT, participant))
         participant.left = True
         self._revoke(participant)
-        await self._close_sockets(participant)
         if participant.role == v.CUSTOMER and not contact.ended:
-            await self.end_chat(contact)
+            await self.end_chat(contact)  # the customer's sockets too get chat.ended, then close
+        else:
+            await self._close_sockets(participant)
 
     async def end_chat(self, contact: Contact) -> None:
         if contact.ended:
