@@ -1,0 +1,114 @@
+"""The `connect` control-plane calls a bot needs: join a contact as a custom bot, start and stop chats.
+
+These calls are SigV4-signed by botocore (signing name `connect`). Against the
+emulator any signature is accepted, so placeholder credentials are used and
+no credential lookup (which could reach for instance metadata) ever runs.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from botkit.connect.errors import parse_error
+from botkit.connect.secrets import Secret
+
+PLACEHOLDER_CREDENTIALS = Credentials("AKIDPLACEHOLDER", "placeholder-secret")
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedParticipant:
+    participant_id: str
+    participant_token: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class StartedChat:
+    contact_id: str
+    participant_id: str
+    participant_token: Secret
+
+
+class ControlPlaneClient:
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        credentials: Credentials | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._signer = SigV4Auth(credentials or PLACEHOLDER_CREDENTIALS, "connect", region)
+        self._session = session
+        self._owns_session = session is None
+
+    async def create_participant(
+        self, instance_id: str, contact_id: str, display_name: str, client_token: str | None = None
+    ) -> JoinedParticipant:
+        """CreateParticipant as CUSTOM_BOT; the bot must then connect with ConnectParticipant within 15 s."""
+        answer = await self._call(
+            "POST",
+            "/contact/create-participant",
+            {
+                "InstanceId": instance_id,
+                "ContactId": contact_id,
+                "ClientToken": client_token or str(uuid.uuid4()),
+                "ParticipantDetails": {"ParticipantRole": "CUSTOM_BOT", "DisplayName": display_name},
+            },
+            "CreateParticipant",
+        )
+        return JoinedParticipant(
+            answer["ParticipantId"], Secret(answer["ParticipantCredentials"]["ParticipantToken"])
+        )
+
+    async def start_chat_contact(
+        self,
+        instance_id: str,
+        contact_flow_id: str,
+        display_name: str,
+        *,
+        initial_message: str | None = None,
+        attributes: dict[str, str] | None = None,
+        supported_content_types: list[str] | None = None,
+    ) -> StartedChat:
+        body: dict[str, Any] = {
+            "InstanceId": instance_id,
+            "ContactFlowId": contact_flow_id,
+            "ParticipantDetails": {"DisplayName": display_name},
+            "ClientToken": str(uuid.uuid4()),
+        }
+        if initial_message:
+            body["InitialMessage"] = {"ContentType": "text/plain", "Content": initial_message}
+        if attributes:
+            body["Attributes"] = attributes
+        if supported_content_types:
+            body["SupportedMessagingContentTypes"] = supported_content_types
+        answer = await self._call("PUT", "/contact/chat", body, "StartChatContact")
+        return StartedChat(answer["ContactId"], answer["ParticipantId"], Secret(answer["ParticipantToken"]))
+
+    async def stop_contact(self, instance_id: str, contact_id: str) -> None:
+        await self._call("POST", "/contact/stop", {"InstanceId": instance_id, "ContactId": contact_id}, "StopContact")
+
+    async def _call(self, method: str, path: str, body: dict[str, Any], operation: str) -> dict[str, Any]:
+        data = json.dumps(body).encode()
+        request = AWSRequest(method=method, url=self.endpoint + path, data=data, headers={"Content-Type": "application/json"})
+        self._signer.add_auth(request)
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        async with self._session.request(method, self.endpoint + path, data=data, headers=dict(request.headers)) as response:
+            raw = await response.read()
+            if response.status >= 300:
+                raise parse_error(response.status, response.headers, raw, operation=operation)
+            return json.loads(raw or b"{}")
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None

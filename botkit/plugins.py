@@ -1,0 +1,105 @@
+"""The plugin manager: the hook list, and plugins loaded from modules, files, directories and entry points."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from botkit import hookspecs
+
+ENTRY_POINT_GROUP = "botkit"
+
+
+class PluginLoadError(Exception):
+    """A plugin named in bot.yaml could not be found or imported; the message says which and why."""
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def load_plugins(
+    manager: pluggy.PluginManager, specs: Iterable[str], base_dir: Path, *, entry_points: bool = True
+) -> list[str]:
+    """Register every plugin named in `specs`, then those installed under the `botkit` entry point group.
+
+    Returns the registered plugin names, in load order.
+    """
+    names: list[str] = []
+    for spec in specs:
+        for name, module in _resolve(spec, base_dir):
+            _register(manager, name, module)
+            names.append(name)
+    if entry_points:
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if manager.has_plugin(entry_point.name):
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as error:
+                raise PluginLoadError(f"entry point {entry_point.name!r} ({entry_point.value}): {error}") from error
+            _register(manager, entry_point.name, plugin)
+            names.append(entry_point.name)
+    return names
+
+
+def _resolve(spec: str, base_dir: Path) -> list[tuple[str, ModuleType]]:
+    looks_like_path = spec.endswith(".py") or "/" in spec or spec.startswith(".")
+    if looks_like_path:
+        path = (base_dir / spec).resolve()
+        if path.is_dir():
+            files = sorted(p for p in path.glob("*.py") if not p.name.startswith("_"))
+            return [_from_file(p) for p in files]
+        if path.is_file():
+            return [_from_file(path)]
+        raise PluginLoadError(f"plugin path {spec!r} does not exist (looked at {path})")
+    try:
+        return [(spec, importlib.import_module(spec))]
+    except ImportError as error:
+        raise PluginLoadError(f"plugin module {spec!r} cannot be imported: {error}") from error
+
+
+def _from_file(path: Path) -> tuple[str, ModuleType]:
+    """Import a plugin file under a private module name, so two files named alike never collide."""
+    module_name = f"botkit_plugin_{path.stem}_{abs(hash(str(path))):x}"
+    if module_name in sys.modules:
+        return path.stem, sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginLoadError(f"plugin file {path} cannot be loaded")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise PluginLoadError(f"plugin file {path} failed to import: {error!r}") from error
+    return path.stem, module
+
+
+def _register(manager: pluggy.PluginManager, name: str, plugin: object) -> None:
+    if manager.has_plugin(name):
+        raise PluginLoadError(f"two plugins are named {name!r}")
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as error:
+        raise PluginLoadError(f"plugin {name!r} is invalid: {error}") from error
+
+
+def hooks_of(manager: pluggy.PluginManager) -> dict[str, list[str]]:
+    """Which plugins implement which hooks, in call order: what `botkit check` shows."""
+    table: dict[str, list[str]] = {}
+    for hook_name in sorted(name for name, _ in inspect.getmembers(hookspecs, callable) if name.startswith("on_")):
+        caller = getattr(manager.hook, hook_name)
+        table[hook_name] = [manager.get_name(impl.plugin) or "?" for impl in reversed(caller.get_hookimpls())]
+    return table

@@ -1,0 +1,206 @@
+"""Keeping one contact connected: every reconnect decision lives here.
+
+The loop creates a participant connection, opens and subscribes a socket,
+fills the gap from the transcript while holding live frames back, then lets
+live frames through. It comes back after a drop with backoff, rotates the
+socket before its limits, and stops when the chat is over for the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from botkit.connect import vocabulary as v
+from botkit.connect.client import ParticipantClient
+from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
+from botkit.connect.models import Item
+from botkit.connect.secrets import Secret
+from botkit.connect.websocket import ChatSocket, SocketFailure
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    heartbeat_interval: float = 10.0
+    rotate_after: float = 3540.0
+    token_refresh_margin: float = 600.0
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    transcript_page: int = 100
+
+
+class Feed(Protocol):
+    """What the connection feeds: a session (or anything that orders and dedupes items)."""
+
+    contact_id: str
+
+    def feed(self, item: Item) -> None: ...
+
+    def seen(self, item_id: str) -> bool: ...
+
+    def connected(self, connection_token: Secret) -> None: ...
+
+    def live(self) -> None: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+
+class ChatOver(Exception):
+    """The service no longer lets this participant in: the chat ended or the bot was removed."""
+
+
+class ContactConnection:
+    def __init__(
+        self,
+        client: ParticipantClient,
+        participant_token: Secret,
+        feed: Feed,
+        settings: ConnectionSettings | None = None,
+    ) -> None:
+        self._client = client
+        self._participant_token = participant_token
+        self._feed = feed
+        self._settings = settings or ConnectionSettings()
+        self._socket: ChatSocket | None = None
+        self._failures = 0
+
+    async def run(self) -> None:
+        """Stay connected until the chat is over for the bot; raises ChatOver when the service says so."""
+        while not self._feed.finished:
+            try:
+                await self._connect_once()
+            except ChatOver:
+                raise
+            except (ParticipantServiceError, ParticipantConnectionError, SocketFailure) as error:
+                self._failures += 1
+                delay = self._backoff()
+                log.info(
+                    "contact %s: connection failed (%s); retrying in %.2f s",
+                    self._feed.contact_id,
+                    _describe(error),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def drop(self) -> None:
+        """Close the current socket; the loop reconnects and fills the gap."""
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def _connect_once(self) -> None:
+        try:
+            details = await self._client.create_participant_connection(
+                self._participant_token,
+                types=(v.WEBSOCKET, v.CONNECTION_CREDENTIALS),
+                connect_participant=True,
+            )
+        except ParticipantServiceError as error:
+            if error.status == 403:
+                raise ChatOver(error.code) from None
+            raise
+        if details.websocket_url is None or details.connection_token is None:
+            raise SocketFailure("CreateParticipantConnection returned no websocket or token")
+        self._feed.connected(details.connection_token)
+        socket = await ChatSocket.open(details.websocket_url, heartbeat_interval=self._settings.heartbeat_interval)
+        self._socket = socket
+        held: list[Item] = []
+        gate = _Gate(held)
+        reading = asyncio.create_task(socket.run(gate))
+        try:
+            await self._fill_gap(details.connection_token)
+            for item in held:
+                self._feed.feed(item)
+            gate.open(self._feed)
+            self._feed.live()
+            self._failures = 0
+            reason = await self._until_rotation(reading, details.connection_expiry)
+        finally:
+            reading.cancel()
+            self._socket = None
+            await socket.close()
+        log.info("contact %s: socket ended (%s)", self._feed.contact_id, reason)
+
+    async def _until_rotation(self, reading: asyncio.Task[str], token_expiry: datetime | None) -> str:
+        lifetime = self._settings.rotate_after
+        expires_in = _seconds_until(token_expiry)
+        if expires_in is not None:
+            lifetime = min(lifetime, max(expires_in - self._settings.token_refresh_margin, 1.0))
+        try:
+            async with asyncio.timeout(lifetime):
+                return await asyncio.shield(reading)
+        except TimeoutError:
+            return "rotated before its limits"
+
+    async def _fill_gap(self, connection_token: Secret) -> None:
+        """Read the transcript back to the newest item already seen, then feed what is new, oldest first.
+
+        Scanning backward from the newest item needs no stored position, so it
+        works the same after a short blink and after the first connect.
+        """
+        missed: list[Item] = []
+        next_token: str | None = None
+        while True:
+            page = await self._client.get_transcript(
+                connection_token,
+                scan_direction=v.BACKWARD,
+                sort_order=v.DESCENDING,
+                max_results=self._settings.transcript_page,
+                next_token=next_token,
+            )
+            reached_seen = False
+            for item in page.items:
+                if self._feed.seen(item.id):
+                    reached_seen = True
+                    break
+                missed.append(item)
+            next_token = page.next_token
+            if reached_seen or not next_token or not page.items:
+                break
+        for item in reversed(missed):
+            self._feed.feed(item)
+
+    def _backoff(self) -> float:
+        """Full jitter: spread a fleet's reconnects after an outage."""
+        ceiling = min(self._settings.backoff_max, self._settings.backoff_base * 2 ** min(self._failures, 16))
+        return random.uniform(0, ceiling)
+
+
+class _Gate:
+    """Holds live items back while the gap is filled, then passes them straight through."""
+
+    __slots__ = ("_held", "_target")
+
+    def __init__(self, held: list[Item]) -> None:
+        self._held = held
+        self._target: Feed | None = None
+
+    def open(self, target: Feed) -> None:
+        self._target = target
+
+    def __call__(self, item: Item) -> None:
+        if self._target is None:
+            self._held.append(item)
+        else:
+            self._target.feed(item)
+
+
+def _seconds_until(expiry: datetime | None) -> float | None:
+    if expiry is None:
+        return None
+    return (expiry - datetime.now(UTC)).total_seconds()
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ParticipantServiceError):
+        return f"{error.code} (HTTP {error.status})"
+    if isinstance(error, SocketFailure):
+        return error.reason
+    return type(error).__name__
+

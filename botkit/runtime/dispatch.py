@@ -1,0 +1,111 @@
+"""Calling hook implementations: each on its own, in pluggy's order, with its failures contained.
+
+pluggy calls implementations synchronously and stops at the first exception,
+so the dispatcher walks `hook.get_hookimpls()` itself: coroutine functions are
+awaited, plain functions run in a thread pool, every call is timed, and an
+exception or a timeout goes to the log and to `on_error` without touching the
+other implementations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    handler_threads: int = 16
+    handler_timeout: float = 60.0
+    slow_handler_seconds: float = 5.0
+
+
+class Dispatcher:
+    def __init__(self, manager: pluggy.PluginManager, settings: DispatchSettings | None = None) -> None:
+        self.manager = manager
+        self.settings = settings or DispatchSettings()
+        self._threads = ThreadPoolExecutor(self.settings.handler_threads, thread_name_prefix="botkit-handler")
+        self._is_async: dict[Any, bool] = {}
+
+    def implemented(self, hook_name: str) -> bool:
+        return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
+
+    async def call(self, hook_name: str, session: Any, subject: Any = None, **kwargs: Any) -> None:
+        """Call every implementation of `hook_name`, one after the other, in pluggy's order.
+
+        `subject` is the event being handled, for `on_error`; `kwargs` are the hook's arguments.
+        """
+        arguments = {"session": session, **kwargs}
+        for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
+            try:
+                await self._call_one(hook_name, impl, arguments, session)
+            except Exception as error:
+                await self._report(hook_name, impl, session, error, subject)
+
+    async def _call_one(self, hook_name: str, impl: Any, arguments: Mapping[str, Any], session: Any) -> None:
+        chosen = {name: arguments[name] for name in impl.argnames}
+        started = time.monotonic()
+        slow = asyncio.get_running_loop().call_later(
+            self.settings.slow_handler_seconds, self._warn_slow, hook_name, impl, session, started
+        )
+        deadline = asyncio.timeout(self.settings.handler_timeout)
+        try:
+            async with deadline:
+                if self._coroutine_function(impl.function):
+                    await impl.function(**chosen)
+                else:
+                    call = functools.partial(contextvars.copy_context().run, impl.function, **chosen)
+                    await asyncio.get_running_loop().run_in_executor(self._threads, call)
+        except TimeoutError:
+            if deadline.expired():
+                raise HandlerTimeout(
+                    f"{hook_name} of plugin {impl.plugin_name} exceeded {self.settings.handler_timeout} s"
+                ) from None
+            raise
+        finally:
+            slow.cancel()
+
+    def _coroutine_function(self, function: Any) -> bool:
+        known = self._is_async.get(function)
+        if known is None:
+            known = self._is_async[function] = inspect.iscoroutinefunction(function)
+        return known
+
+    def _warn_slow(self, hook_name: str, impl: Any, session: Any, started: float) -> None:
+        log.warning(
+            "contact %s: %s of plugin %s still running after %.1f s",
+            getattr(session, "contact_id", "?"),
+            hook_name,
+            impl.plugin_name,
+            time.monotonic() - started,
+        )
+
+    async def _report(self, hook_name: str, impl: Any, session: Any, error: Exception, subject: Any) -> None:
+        if isinstance(error, HandlerTimeout):
+            log.error("contact %s: %s", getattr(session, "contact_id", "?"), error)
+        else:
+            log.exception(
+                "contact %s: %s of plugin %s raised", getattr(session, "contact_id", "?"), hook_name, impl.plugin_name
+            )
+        if hook_name == "on_error":
+            return
+        await self.call("on_error", session, None, error=error, event=subject)
+
+    async def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+class HandlerTimeout(Exception):
+    """A hook implementation ran past `handler_timeout`; the session moved on without it."""

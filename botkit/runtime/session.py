@@ -1,0 +1,355 @@
+"""One contact's session: ordered, de-duplicated events, the participants, state, and the send API.
+
+Items may come from anywhere (the websocket, a transcript gap fill, a future
+streaming transport): `feed` drops what was seen and queues the rest in
+order; one consumer task hands them to the hooks, one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+
+from botkit.connect import vocabulary as v
+from botkit.connect.client import ParticipantClient
+from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
+from botkit.connect.models import Item, SendResult
+from botkit.connect.secrets import Secret
+from botkit.runtime.connection import ChatOver, ConnectionSettings, ContactConnection
+from botkit.runtime.dispatch import Dispatcher
+from botkit.runtime.policies import Receipts, ReceiptSettings, TypingThrottle
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_TOKEN_NAMESPACE = uuid.UUID("0b7c7e0a-5b1e-4c47-9d2c-b07c1e0e0002")
+RECENT_IDS = 4096
+QUEUE_LIMIT = 10_000
+
+_EVENT_HOOKS = {
+    v.EVENT_TYPING: "on_typing",
+    v.EVENT_PARTICIPANT_JOINED: "on_participant_joined",
+    v.EVENT_PARTICIPANT_LEFT: "on_participant_left",
+    v.EVENT_TRANSFER_SUCCEEDED: "on_transfer",
+    v.EVENT_TRANSFER_FAILED: "on_transfer",
+    v.EVENT_CHAT_ENDED: "on_chat_ended",
+    v.EVENT_MESSAGE_DELIVERED: "on_receipt",
+    v.EVENT_MESSAGE_READ: "on_receipt",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatParticipant:
+    participant_id: str
+    role: str
+    display_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    receipts: ReceiptSettings = ReceiptSettings()
+    typing_throttle_seconds: float = 10.0
+    connection: ConnectionSettings = ConnectionSettings()
+
+
+class _Handling:
+    """Which event a handler is answering, so its sends get replay-stable ClientTokens."""
+
+    __slots__ = ("item_id", "sends")
+
+    def __init__(self, item_id: str) -> None:
+        self.item_id = item_id
+        self.sends = 0
+
+
+_handling: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar("botkit_handling", default=None)
+
+
+class Session:
+    """A bot's part in one chat contact."""
+
+    def __init__(
+        self,
+        contact_id: str,
+        participant_token: Secret,
+        client: ParticipantClient,
+        dispatcher: Dispatcher,
+        settings: SessionSettings | None = None,
+        plugin_config: Mapping[str, Mapping[str, Any]] | None = None,
+        participant_id: str | None = None,
+    ) -> None:
+        self.contact_id = contact_id
+        self.participant_id = participant_id
+        self.state: dict[str, Any] = {}
+        self.participants: dict[str, ChatParticipant] = {}
+        self._client = client
+        self._dispatcher = dispatcher
+        self._settings = settings or SessionSettings()
+        self._plugin_config = plugin_config or {}
+        self._connection_token: Secret | None = None
+        self._queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_LIMIT)
+        self._recent: deque[str] = deque(maxlen=RECENT_IDS)
+        self._recent_set: set[str] = set()
+        self._sent: deque[str] = deque(maxlen=256)
+        self._sent_set: set[str] = set()
+        self._ready = asyncio.Event()
+        self._ended_reason: str | None = None
+        self._typing = TypingThrottle(self._settings.typing_throttle_seconds)
+        self._receipts = Receipts(self._settings.receipts, self.send_event, self._receipts_allowed)
+        self._connection = ContactConnection(client, participant_token, self, self._settings.connection)
+        self._loop = asyncio.get_running_loop()
+
+    def __repr__(self) -> str:
+        return f"Session(contact_id={self.contact_id!r}, participant_id={self.participant_id!r})"
+
+    # What the connection calls ------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self._ended_reason is not None
+
+    def seen(self, item_id: str) -> bool:
+        return item_id in self._recent_set
+
+    def connected(self, connection_token: Secret) -> None:
+        self._connection_token = connection_token
+
+    def feed(self, item: Item) -> None:
+        """Queue `item` unless it was seen: the one place exactly-once is decided."""
+        if not item.id or item.id in self._recent_set:
+            return
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(item.id)
+        self._recent_set.add(item.id)
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            log.error("contact %s: event queue full; the item will come back from the transcript", self.contact_id)
+            self._recent.pop()
+            self._recent_set.discard(item.id)
+            self._loop.create_task(self._connection.drop())
+
+    # The life of the session ----------------------------------------------------
+
+    async def run(self) -> str:
+        """Connect, dispatch until the chat is over for the bot, and return why it ended."""
+        connecting = asyncio.create_task(self._stay_connected())
+        try:
+            await self._consume()
+        finally:
+            connecting.cancel()
+            self._receipts.cancel()
+        reason = self._ended_reason or "shutdown"
+        await self._dispatcher.call("on_session_end", self, None, reason=reason)
+        return reason
+
+    async def _stay_connected(self) -> None:
+        try:
+            await self._connection.run()
+        except ChatOver:
+            self._end("removed" if self._removed() else "chat_ended")
+        finally:
+            self._ready.set()
+
+    def _removed(self) -> bool:
+        return self.participant_id is not None and self.participant_id not in self.participants
+
+    def live(self) -> None:
+        self._ready.set()
+
+    def stop(self) -> None:
+        """End the session after the events it holds (the process is shutting down)."""
+        self._end("shutdown")
+        self._ready.set()
+
+    def _end(self, reason: str) -> None:
+        """Stop after the events already queued; the first reason given is the one reported."""
+        if self._ended_reason is None:
+            self._ended_reason = reason
+        if not self._queue.full():
+            self._queue.put_nowait(_END)
+
+    async def _consume(self) -> None:
+        await self._ready.wait()
+        if self._ended_reason is not None and self._queue.empty():
+            return
+        await self._dispatcher.call("on_session_start", self, None)
+        while True:
+            item = await self._queue.get()
+            if item is _END:
+                if self._queue.empty():
+                    return
+                continue
+            await self._handle(item)
+            if self._ended_reason is not None and self._queue.empty():
+                return
+
+    async def _handle(self, item: Item) -> None:
+        own = self._own(item)
+        self._track(item)
+        if own:
+            if item.content_type == v.EVENT_PARTICIPANT_LEFT:
+                self._end("removed")
+            return
+        hook = self._hook_for(item)
+        is_message = item.type in (v.MESSAGE, v.ATTACHMENT)
+        if is_message:
+            self._receipts.delivered(item.id)
+        handling = _handling.set(_Handling(item.id))
+        try:
+            if hook is not None:
+                await self._dispatcher.call(hook, self, item, **{_argument_of(hook): item})
+            if not is_message:
+                await self._dispatcher.call("on_event", self, item, event=item)
+        finally:
+            _handling.reset(handling)
+        if is_message:
+            self._receipts.read(item.id)
+        if item.content_type == v.EVENT_CHAT_ENDED:
+            self._end("chat_ended")
+
+    @staticmethod
+    def _hook_for(item: Item) -> str | None:
+        if item.type == v.MESSAGE:
+            return "on_message"
+        if item.type == v.ATTACHMENT:
+            return "on_attachment"
+        if item.type == v.MESSAGEMETADATA:
+            return "on_receipt"
+        return _EVENT_HOOKS.get(item.content_type or "")
+
+    def _own(self, item: Item) -> bool:
+        """The bot's own items: by its participant id, or by the ids its sends got back."""
+        if item.id in self._sent_set:
+            if self.participant_id is None:
+                self.participant_id = item.participant_id
+            return True
+        return item.participant_id is not None and item.participant_id == self.participant_id
+
+    def _remember_sent(self, result: SendResult) -> SendResult:
+        if len(self._sent) == self._sent.maxlen:
+            self._sent_set.discard(self._sent[0])
+        self._sent.append(result.id)
+        self._sent_set.add(result.id)
+        return result
+
+    def _track(self, item: Item) -> None:
+        if item.participant_id is None or item.participant_role == v.SYSTEM:
+            return
+        if item.content_type == v.EVENT_PARTICIPANT_LEFT:
+            self.participants.pop(item.participant_id, None)
+        elif item.content_type == v.EVENT_PARTICIPANT_JOINED or item.type in (v.MESSAGE, v.ATTACHMENT):
+            self.participants.setdefault(
+                item.participant_id,
+                ChatParticipant(item.participant_id, item.participant_role or "", item.display_name),
+            )
+
+    def _receipts_allowed(self) -> bool:
+        return self._ended_reason is None and len(self.participants) <= 2
+
+    # The API handlers use ---------------------------------------------------------
+
+    def plugin_config(self, plugin: str) -> Mapping[str, Any]:
+        """The `plugin_config` section of bot.yaml for `plugin` (empty when absent)."""
+        return self._plugin_config.get(plugin, {})
+
+    async def send_message(self, content: str, content_type: str = v.TEXT_PLAIN) -> SendResult:
+        """Send a message; a retry or a replay of the same event never delivers it twice."""
+        result = await self._client.send_message(
+            self._token(), content, content_type, client_token=self._next_client_token()
+        )
+        return self._remember_sent(result)
+
+    async def send_event(self, content_type: str, content: str | None = None) -> SendResult:
+        result = await self._client.send_event(
+            self._token(), content_type, content, client_token=self._next_client_token()
+        )
+        return self._remember_sent(result)
+
+    async def send_typing(self) -> SendResult | None:
+        """Typing, at most once per window (10 s by default, like chatjs); None when throttled."""
+        if not self._typing.allow():
+            return None
+        return await self.send_event(v.EVENT_TYPING)
+
+    async def send_attachment(self, name: str, data: bytes, content_type: str) -> str:
+        """Upload `data` as an attachment of the chat; returns its AttachmentId."""
+        token = self._token()
+        target = await self._client.start_attachment_upload(
+            token, content_type, len(data), name, client_token=self._next_client_token()
+        )
+        async with aiohttp.ClientSession() as http:
+            async with http.put(target.url, data=data, headers=dict(target.headers_to_include)) as response:
+                if response.status >= 300:
+                    raise ParticipantConnectionError("UploadAttachment", 1, f"upload answered HTTP {response.status}")
+        await self._client.complete_attachment_upload(token, target.attachment_id, client_token=self._next_client_token())
+        return target.attachment_id
+
+    async def disconnect(self) -> None:
+        """Leave the chat; the session ends with reason `left`."""
+        self._end("left")
+        try:
+            await self._client.disconnect_participant(self._token(), client_token=self._next_client_token())
+        except ParticipantServiceError as error:
+            if error.status != 403:
+                raise
+
+    @property
+    def blocking(self) -> BlockingSession:
+        """The same API for plain-function handlers, which run in threads: `session.blocking.send_message("hi")`."""
+        return BlockingSession(self)
+
+    def _token(self) -> Secret:
+        if self._connection_token is None:
+            raise RuntimeError("the session is not connected yet")
+        return self._connection_token
+
+    def _next_client_token(self) -> str:
+        """Derived from (contact, triggering item, ordinal), so a replay after a crash sends the same tokens."""
+        handling = _handling.get()
+        if handling is None:
+            return str(uuid.uuid4())
+        handling.sends += 1
+        return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{self.contact_id}/{handling.item_id}/{handling.sends}"))
+
+    def _run_blocking(self, make: Callable[[], Awaitable[T]]) -> T:
+        async def run() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+
+
+class BlockingSession:
+    """Session calls for code running in a handler thread; each waits for the loop to finish it."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def send_message(self, content: str, content_type: str = v.TEXT_PLAIN) -> SendResult:
+        return self._session._run_blocking(lambda: self._session.send_message(content, content_type))
+
+    def send_event(self, content_type: str, content: str | None = None) -> SendResult:
+        return self._session._run_blocking(lambda: self._session.send_event(content_type, content))
+
+    def send_typing(self) -> SendResult | None:
+        return self._session._run_blocking(self._session.send_typing)
+
+    def disconnect(self) -> None:
+        self._session._run_blocking(self._session.disconnect)
+
+
+def _argument_of(hook: str) -> str:
+    return {"on_message": "message", "on_attachment": "attachment", "on_receipt": "receipt"}.get(hook, "event")
+
+
+_END = Item.from_wire({"Id": "", "Type": "END"})
