@@ -407,7 +407,7 @@ class ContactCenter:
 
     async def send_message(self, participant: Participant, content_type: str, content: str) -> dict[str, Any]:
         contact = participant.contact
-        if content_type not in contact.supported_content_types:
+        if content_type not in v.SENDABLE_MESSAGE_CONTENT_TYPES or content_type not in contact.supported_content_types:
             raise ServiceError(
                 "ValidationException", f"Content type {content_type} is not supported for this contact"
             )
