@@ -54,7 +54,8 @@ async def _service_envelope(request: web.Request, handler: Endpoint) -> web.Stre
         response = ServiceError("UnknownOperationException", f"{request.method} is not allowed on {request.path}").to_response()
         response.set_status(405)
     except web.HTTPException as error:
-        response = error
+        # aiohttp deprecates returning an HTTPException; answer with a plain response of the same shape.
+        response = web.Response(status=error.status, reason=error.reason, body=error.body, headers=error.headers)
     except Exception:
         log.exception("unexpected failure in %s %s", request.method, request.path)
         response = ServiceError("InternalServerException", "Internal server error").to_response()
