@@ -9,7 +9,10 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 _ERROR_CODES = {429: "ThrottlingException", 500: "InternalServerException"}
 
@@ -97,3 +100,14 @@ class Faults:
 
     def refusing_websockets(self) -> bool:
         return time.monotonic() < self._refuse_until
+
+
+def load_fault_file(path: str | Path) -> FaultSpec:
+    """A faults file, YAML or JSON; every problem is a FaultSpecError that names the file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return FaultSpec.from_dict(data)
+    except OSError as error:
+        raise FaultSpecError(f"cannot read faults file {path}: {error.strerror}") from None
+    except (yaml.YAMLError, FaultSpecError, TypeError) as error:
+        raise FaultSpecError(f"invalid faults file {path}: {error}") from None

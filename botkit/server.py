@@ -1,0 +1,113 @@
+"""The HTTP side of `botkit serve`: how contacts arrive, and whether the bot is ready for them.
+
+- `POST /contact-flow`: the event a Connect contact flow gives a Lambda function
+  (the emulator POSTs the same); the bot joins the contact as a custom bot.
+- `POST /contacts`: a participant token obtained elsewhere, `{"ContactId", "ParticipantToken"[, "ParticipantId"]}`.
+- `GET /healthz`: 200 once the bot takes contacts, 503 before and while stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
+from botkit.connect.secrets import Secret
+from botkit.runtime.manager import CapacityExceeded, SessionManager
+
+log = logging.getLogger(__name__)
+
+CONTACT_FLOW_PATH = "/contact-flow"
+CONTACTS_PATH = "/contacts"
+HEALTH_PATH = "/healthz"
+
+
+class IntakeError(Exception):
+    """A request the bot cannot act on; the message is the reason given back (4xx)."""
+
+
+def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> web.Application:
+    async def contact_flow(request: web.Request) -> web.Response:
+        contact_data = _contact_data(await _json_object(request))
+        contact_id = contact_data["ContactId"]
+        return await _answer(contact_id, lambda: manager.join(contact_id))
+
+    async def contacts(request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        contact_id = _string(body, "ContactId")
+        token = Secret(_string(body, "ParticipantToken"))
+        participant_id = body.get("ParticipantId")
+        if participant_id is not None and not isinstance(participant_id, str):
+            raise IntakeError("ParticipantId must be a string")
+
+        async def adopt() -> Any:
+            return manager.adopt(contact_id, token, participant_id)
+
+        return await _answer(contact_id, adopt)
+
+    async def health(request: web.Request) -> web.Response:
+        if not is_ready():
+            return web.json_response({"status": "starting"}, status=503)
+        return web.json_response({"status": "ok", "sessions": len(manager.sessions)})
+
+    async def _answer(contact_id: str, start: Callable[[], Any]) -> web.Response:
+        if not is_ready():
+            return web.json_response({"message": "not ready"}, status=503, headers={"Retry-After": "1"})
+        try:
+            session = await start()
+        except CapacityExceeded as error:
+            return web.json_response({"message": str(error)}, status=503, headers={"Retry-After": "5"})
+        except ParticipantServiceError as error:
+            log.warning("contact %s: could not join: %s (HTTP %s)", contact_id, error.code, error.status)
+            status = 409 if error.status in (400, 403, 404, 409, 410) else 502
+            return web.json_response({"message": f"could not join: {error.code}"}, status=status)
+        except ParticipantConnectionError as error:
+            log.warning("contact %s: could not join: %s", contact_id, error)
+            return web.json_response({"message": "could not reach Amazon Connect"}, status=502)
+        return web.json_response({"ContactId": contact_id, "ParticipantId": session.participant_id})
+
+    @web.middleware
+    async def reasons(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except IntakeError as error:
+            return web.json_response({"message": str(error)}, status=400)
+
+    app = web.Application(middlewares=[reasons], client_max_size=256 * 1024)
+    app.router.add_post(CONTACT_FLOW_PATH, contact_flow)
+    app.router.add_post(CONTACTS_PATH, contacts)
+    app.router.add_get(HEALTH_PATH, health)
+    return app
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        raise IntakeError("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise IntakeError("body must be a JSON object")
+    return body
+
+
+def _contact_data(event: dict[str, Any]) -> dict[str, Any]:
+    details = event.get("Details")
+    contact_data = details.get("ContactData") if isinstance(details, dict) else None
+    if not isinstance(contact_data, dict):
+        raise IntakeError("expected a contact flow event: Details.ContactData is missing")
+    _string(contact_data, "ContactId")
+    channel = contact_data.get("Channel", "CHAT")
+    if channel != "CHAT":
+        raise IntakeError(f"only CHAT contacts can be joined, not {str(channel)[:20]}")
+    return contact_data
+
+
+def _string(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value or len(value) > 4096:
+        raise IntakeError(f"{key} must be a non-empty string")
+    return value
