@@ -6,6 +6,7 @@ Off by default. Set from a file at start (`--faults FILE`) or at run time
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from botkit.emulator.errors import CONNECT, PARTICIPANT, service_model
 
 _ERROR_CODES = {429: "ThrottlingException", 500: "InternalServerException"}
 
@@ -47,20 +50,43 @@ class FaultSpec:
         return spec
 
     def check(self) -> None:
+        """Every knob's type and range; the message names the knob, as a faults file's author needs."""
         for name in ("error_rate", "lost_response_rate", "drop_websocket_rate"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+            if not _is_number(value) or not 0 <= value <= 1:
                 raise FaultSpecError(f"{name} must be a number from 0 to 1, not {value!r}")
-        bad = [s for s in self.error_statuses if s not in _ERROR_CODES]
-        if bad or not self.error_statuses:
+        statuses = self.error_statuses
+        if not isinstance(statuses, list) or not statuses or any(s not in _ERROR_CODES for s in statuses):
             raise FaultSpecError(f"error_statuses must be a non-empty list of {sorted(_ERROR_CODES)}")
-        if len(self.latency_ms) != 2 or not 0 <= self.latency_ms[0] <= self.latency_ms[1]:
+        latency = self.latency_ms
+        if not (
+            isinstance(latency, list)
+            and len(latency) == 2
+            and all(_is_number(ms) for ms in latency)
+            and 0 <= latency[0] <= latency[1]
+        ):
             raise FaultSpecError("latency_ms must be [min, max] with 0 <= min <= max")
-        if not isinstance(self.refuse_websockets_seconds, int | float) or self.refuse_websockets_seconds < 0:
+        if not isinstance(self.operations, list) or not all(isinstance(name, str) for name in self.operations):
+            raise FaultSpecError("operations must be a list of operation names")
+        unknown = sorted(set(self.operations) - _operation_names())
+        if unknown:
+            raise FaultSpecError(f"operations names unknown operation(s): {', '.join(unknown)}")
+        if not _is_number(self.refuse_websockets_seconds) or self.refuse_websockets_seconds < 0:
             raise FaultSpecError("refuse_websockets_seconds must be a number >= 0")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
+            raise FaultSpecError("seed must be an integer or null")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _operation_names() -> set[str]:
+    """What `operations` may name: every operation of the two services the emulator speaks."""
+    return {name for service in (PARTICIPANT, CONNECT) for name in service_model(service).operation_names}
 
 
 class Faults:
