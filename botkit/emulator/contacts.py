@@ -417,6 +417,8 @@ class ContactCenter:
 
     async def send_event(self, participant: Participant, content_type: str, content: str | None) -> dict[str, Any]:
         contact = participant.contact
+        if content_type not in v.SENDABLE_EVENT_CONTENT_TYPES:
+            raise ServiceError("ValidationException", f"Content type {content_type} is not a supported event")
         if content_type in (v.EVENT_MESSAGE_DELIVERED, v.EVENT_MESSAGE_READ):
             return await self._receipt(participant, content_type, content)
         extra = {"Content": content} if content is not None else {}
