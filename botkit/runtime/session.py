@@ -229,11 +229,14 @@ class Session:
         return _EVENT_HOOKS.get(item.content_type or "")
 
     def _own(self, item: Item) -> bool:
-        """The bot's own items: by its participant id, or by the ids its sends got back."""
+        """The bot's own items: by its participant id, by the ids its sends got back, or its own receipts."""
         if item.id in self._sent_set:
             if self.participant_id is None:
                 self.participant_id = item.participant_id
             return True
+        if item.type == v.MESSAGEMETADATA and item.message_metadata is not None:
+            recipients = {r.recipient_participant_id for r in item.message_metadata.receipts}
+            return recipients == {self.participant_id}
         return item.participant_id is not None and item.participant_id == self.participant_id
 
     def _remember_sent(self, result: SendResult) -> SendResult:
