@@ -6,9 +6,11 @@ import base64
 import binascii
 import json
 from bisect import bisect_left, bisect_right
+from datetime import UTC, datetime
 from typing import Any
 
 from botkit.emulator.errors import ServiceError
+from botkit.emulator.wireformat import iso_ms
 
 DEFAULT_PAGE = 10
 
@@ -45,14 +47,26 @@ def _start_index(items: list[dict[str, Any]], positions: dict[str, int], start: 
             raise ServiceError("ValidationException", "StartPosition Id does not match any item of this contact")
         return positions[start["Id"]]
     if "AbsoluteTime" in start:
+        moment = _wire_time(start["AbsoluteTime"])
         times = [item["AbsoluteTime"] for item in items]
         if forward:
-            return bisect_left(times, start["AbsoluteTime"])
-        return bisect_right(times, start["AbsoluteTime"]) - 1
+            return bisect_left(times, moment)
+        return bisect_right(times, moment) - 1
     newest = len(items) - 1
     if "MostRecent" in start:
         return max(newest - start["MostRecent"], 0) if items else 0
     return 0 if forward else newest
+
+
+def _wire_time(text: str) -> str:
+    """An ISO 8601 instant in the items' own fixed-width form, so string order is time order."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ServiceError("ValidationException", "StartPosition AbsoluteTime must be an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso_ms(moment.astimezone(UTC))
 
 
 def _encode(index: int, forward: bool) -> str:
