@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from typing import TextIO
 
 import aiohttp
@@ -91,16 +92,14 @@ async def _next_line(lines: asyncio.Queue[str | None], ended: asyncio.Event) -> 
 
 
 def _stdin_lines() -> asyncio.Queue[str | None]:
-    """Lines typed on stdin, read without blocking the loop."""
+    """Lines typed on stdin, read by a daemon thread so the loop never blocks and exit never waits for Enter."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
-    def reader() -> None:
-        line = sys.stdin.readline()
-        queue.put_nowait(line if line else None)
-        if not line:
-            loop.remove_reader(sys.stdin.fileno())
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
 
-    loop.add_reader(sys.stdin.fileno(), reader)
+    threading.Thread(target=read, name="botkit-chat-stdin", daemon=True).start()
     return queue
-

@@ -8,6 +8,7 @@ no credential lookup (which could reach for instance metadata) ever runs.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,9 @@ from botkit.connect.errors import parse_error
 from botkit.connect.secrets import Secret
 
 PLACEHOLDER_CREDENTIALS = Credentials("AKIDPLACEHOLDER", "placeholder-secret")
+
+# botocore's signer logs the canonical request at DEBUG, session-token header included.
+logging.getLogger("botocore.auth").setLevel(logging.INFO)
 
 
 @dataclass(frozen=True, slots=True)
