@@ -293,7 +293,9 @@ class ContactCenter:
         asyncio.get_running_loop().create_task(self.end_chat(contact))
 
     def _add_participant(self, contact: Contact, role: str, display_name: str) -> Participant:
-        if len(contact.active_participants()) >= self.config.max_participants:
+        # A custom bot still waiting to connect already holds its place in the chat.
+        present = [p for p in contact.participants.values() if not p.left and p.role != v.SYSTEM]
+        if len(present) >= self.config.max_participants:
             raise ServiceError(
                 "ServiceQuotaExceededException",
                 f"A chat can have at most {self.config.max_participants} participants",
