@@ -156,6 +156,7 @@ class ContactCenter:
         self._listeners: list[Listener] = []
         self._contact_listeners: list[Callable[[Contact], None]] = []
         self._start_requests: dict[str, dict[str, Any]] = {}
+        self._create_requests: dict[tuple[str, str], dict[str, Any]] = {}
 
     def add_listener(self, listener: Listener) -> None:
         """Called with every item of every contact, in order, after it is kept."""
@@ -320,6 +321,9 @@ class ContactCenter:
         """CreateParticipant: the bot must connect with ConnectParticipant within its window."""
         self.check_instance(params["InstanceId"])
         contact = self.contact(params["ContactId"])
+        request = (contact.contact_id, params.get("ClientToken") or "")
+        if request[1] and request in self._create_requests:
+            return self._create_requests[request]
         details = params["ParticipantDetails"]
         if details.get("ParticipantRole") != v.CUSTOM_BOT:
             raise ServiceError(
@@ -336,13 +340,16 @@ class ContactCenter:
         bot = self._add_participant(contact, v.CUSTOM_BOT, details.get("DisplayName") or "Bot")
         window = self.config.custom_participant_connect_window
         asyncio.get_running_loop().call_later(window, self._forget_unconnected, bot)
-        return {
+        reply = {
             "ParticipantCredentials": {
                 "ParticipantToken": bot.participant_token,
                 "Expiry": iso_ms(utcnow() + timedelta(seconds=window)),
             },
             "ParticipantId": bot.participant_id,
         }
+        if request[1]:
+            self._create_requests[request] = reply
+        return reply
 
     def _forget_unconnected(self, participant: Participant) -> None:
         if not participant.active and not participant.left:
