@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-import yaml
+import aiohttp
 
+from botkit.bot import BotProcess, StartupError
+from botkit.chat import run_chat
+from botkit.config import BotConfig, ConfigError, load_config
+from botkit.connect.websocket import SocketFailure
 from botkit.emulator import Emulator, EmulatorConfig, FaultSpec
-from botkit.emulator.faults import FaultSpecError
+from botkit.emulator.faults import FaultSpecError, load_fault_file
+from botkit.logs import configure_logging
+from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
 
 
 def _load_faults(path: str) -> FaultSpec:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        return FaultSpec.from_dict(data)
-    except OSError as error:
-        raise SystemExit(f"botkit: cannot read faults file {path}: {error.strerror}") from None
-    except (yaml.YAMLError, FaultSpecError, TypeError) as error:
-        raise SystemExit(f"botkit: invalid faults file {path}: {error}") from None
+        return load_fault_file(path)
+    except FaultSpecError as error:
+        raise SystemExit(f"botkit: {error}") from None
 
 
 async def _until_signalled() -> None:
@@ -41,9 +42,55 @@ async def _run_emulator(args: argparse.Namespace) -> None:
         await _until_signalled()
 
 
+def _load_bot_config(path: str) -> BotConfig:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        raise SystemExit(f"botkit: {error}") from None
+    except OSError as error:
+        raise SystemExit(f"botkit: cannot read {path}: {error.strerror}") from None
+
+
+async def _run_serve(args: argparse.Namespace) -> None:
+    config = _load_bot_config(args.config)
+    configure_logging(config.logging.level if args.log_level is None else args.log_level, config.logging.format)
+    try:
+        async with BotProcess(config) as bot:
+            if bot.emulator is not None:
+                print(f"emulator: {bot.emulator.base_url}", flush=True)
+            print(f"bot: {bot.server_url} (plugins: {', '.join(bot.plugin_names) or 'none'})", flush=True)
+            await _until_signalled()
+    except (StartupError, PluginLoadError, FaultSpecError) as error:
+        raise SystemExit(f"botkit: {error}") from None
+
+
+async def _run_check(args: argparse.Namespace) -> None:
+    config = _load_bot_config(args.config)
+    manager = new_plugin_manager()
+    try:
+        names = load_plugins(manager, config.plugins, config.base_dir)
+    except PluginLoadError as error:
+        raise SystemExit(f"botkit: {error}") from None
+    print(f"{args.config}: ok")
+    print(f"endpoint: {config.connect.endpoint}")
+    print("plugins:" + ("" if names else " none"))
+    for name in names:
+        print(f"  {name}")
+    print("hooks:")
+    for hook, implementers in hooks_of(manager).items():
+        print(f"  {hook}: {', '.join(implementers) if implementers else '-'}")
+
+
+async def _run_chat(args: argparse.Namespace) -> None:
+    try:
+        await run_chat(args.endpoint.rstrip("/"), args.name)
+    except (aiohttp.ClientError, SocketFailure) as error:
+        raise SystemExit(f"botkit: cannot chat on {args.endpoint}: {error}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botkit", description="Chatbots for Amazon Connect chat.")
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default) or ERROR")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (overrides bot.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
     emulator = commands.add_parser("emulator", help="run the local Amazon Connect chat emulator in the foreground")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -53,12 +100,22 @@ def _parser() -> argparse.ArgumentParser:
         "--webhook", metavar="URL", action="append", default=[], help="contact-flow webhook (repeatable)"
     )
     emulator.set_defaults(run=_run_emulator)
+    serve = commands.add_parser("serve", help="run a bot: every chat started on its Connect or emulator gets it")
+    serve.add_argument("config", metavar="bot.yaml")
+    serve.set_defaults(run=_run_serve)
+    check = commands.add_parser("check", help="validate a bot.yaml and list its plugins and hooks")
+    check.add_argument("config", metavar="bot.yaml")
+    check.set_defaults(run=_run_check)
+    chat = commands.add_parser("chat", help="chat as a customer on an emulator, from the terminal")
+    chat.add_argument("--endpoint", default="http://127.0.0.1:8765", help="the emulator (default http://127.0.0.1:8765)")
+    chat.add_argument("--name", default="Customer", help="your display name")
+    chat.set_defaults(run=_run_chat)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level or "WARNING", "text")
     try:
         asyncio.run(args.run(args))
     except KeyboardInterrupt:

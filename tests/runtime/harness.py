@@ -14,6 +14,7 @@ import websockets
 from botkit.bot import BotProcess
 from botkit.config import parse_config
 from botkit.plugins import new_plugin_manager
+from botkit.runtime.connection import ConnectionSettings
 from tests.conftest import aws_clients
 
 BASE_YAML = """
@@ -26,12 +27,14 @@ runtime: {handler_timeout: 5, slow_handler_seconds: 1}
 
 
 @asynccontextmanager
-async def running_bot(plugins: Iterable[object], extra_yaml: str = "") -> AsyncIterator[BotProcess]:
+async def running_bot(
+    plugins: Iterable[object], extra_yaml: str = "", *, connection: ConnectionSettings | None = None
+) -> AsyncIterator[BotProcess]:
     """A bot process with an embedded emulator on free ports and the given plugin objects."""
     manager = new_plugin_manager()
     for number, plugin in enumerate(plugins):
         manager.register(plugin, name=f"test-plugin-{number}")
-    async with BotProcess(parse_config(BASE_YAML + extra_yaml), manager) as bot:
+    async with BotProcess(parse_config(BASE_YAML + extra_yaml), manager, connection_settings=connection) as bot:
         yield bot
 
 
@@ -98,6 +101,17 @@ class Customer:
                 ConnectionToken=self.token, ContentType="application/vnd.amazonaws.connect.event.typing"
             )
         )
+
+    async def transcript(self) -> list[dict[str, Any]]:
+        """The whole transcript, oldest first, through boto3's paginator-free paging."""
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"ConnectionToken": self.token, "ScanDirection": "FORWARD", "SortOrder": "ASCENDING"}
+        while True:
+            page = await asyncio.to_thread(lambda: self.participant.get_transcript(**request, MaxResults=100))
+            items.extend(page["Transcript"])
+            if not page.get("NextToken"):
+                return items
+            request["NextToken"] = page["NextToken"]
 
     async def read_receipt(self, message_id: str) -> None:
         await asyncio.to_thread(

@@ -68,9 +68,10 @@ async def test_a_whole_chat_through_every_hook() -> None:
         customer = Customer(bot.emulator.base_url)
         await customer.start(initial_message="sent before the bot joined")
         await customer.wait_for(lambda items: "echo: sent before the bot joined" in _bot_texts(items))
-        assert _bot_texts(customer.items)[0] == "hello, I am the bot"
+        transcript = await customer.transcript()
+        assert _bot_texts(transcript)[:2] == ["hello, I am the bot", "echo: sent before the bot joined"]
 
-        greeting_id = next(i["Id"] for i in customer.items if i.get("Content") == "hello, I am the bot")
+        greeting_id = next(i["Id"] for i in transcript if i.get("Content") == "hello, I am the bot")
         await customer.read_receipt(greeting_id)
         await customer.typing()
         await customer.send("how are you?")
