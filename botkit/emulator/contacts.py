@@ -212,12 +212,13 @@ class ContactCenter:
         return grant.participant
 
     def _forget_stale_tickets(self) -> None:
-        """Tickets live 100 s; drop the expired ones while they are few to scan."""
-        if len(self._socket_tickets) < 1024:
-            return
+        """Every ticket lives the same window, so the oldest come first: drop expired ones from the front."""
         now = utcnow()
-        for ticket in [t for t, g in self._socket_tickets.items() if g.expires_at <= now or g.participant.gone]:
-            del self._socket_tickets[ticket]
+        while self._socket_tickets:
+            oldest = next(iter(self._socket_tickets))
+            if self._socket_tickets[oldest].expires_at > now:
+                return
+            del self._socket_tickets[oldest]
 
     def _revoke(self, participant: Participant) -> None:
         self._participant_tokens.pop(participant.participant_token, None)
