@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -67,6 +67,8 @@ def _resolve(spec: str, base_dir: Path) -> list[tuple[str, ModuleType]]:
         return [(spec, importlib.import_module(spec))]
     except ImportError as error:
         raise PluginLoadError(f"plugin module {spec!r} cannot be imported: {error}") from error
+    except Exception as error:
+        raise PluginLoadError(f"plugin module {spec!r} failed to import: {error!r}") from error
 
 
 def _from_file(path: Path) -> tuple[str, ModuleType]:
@@ -94,12 +96,39 @@ def _register(manager: pluggy.PluginManager, name: str, plugin: object) -> None:
         manager.register(plugin, name=name)
     except pluggy.PluginValidationError as error:
         raise PluginLoadError(f"plugin {name!r} is invalid: {error}") from error
+    problem = _unsupported(manager, plugin)
+    if problem is not None:
+        manager.unregister(plugin, name=name)
+        raise PluginLoadError(f"plugin {name!r} is invalid: {problem}")
+
+
+def _unsupported(manager: pluggy.PluginManager, plugin: object) -> str | None:
+    """What pluggy accepts but botkit would silently ignore: unknown hook names, and wrappers.
+
+    pluggy registers an implementation of a hook it has no spec for (it would
+    only complain in `check_pending`), and the dispatcher calls implementations
+    one by one, so a (hook)wrapper would never wrap anything.
+    """
+    known = _hook_names()
+    for caller in manager.get_hookcallers(plugin) or ():
+        if caller.spec is None:
+            close = difflib.get_close_matches(caller.name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (the hooks are: {', '.join(known)})"
+            return f"{caller.name!r} is not a botkit hook{hint}"
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper):
+                return f"{caller.name} is a hook wrapper; botkit calls each implementation on its own, so wrappers are not supported"
+    return None
+
+
+def _hook_names() -> list[str]:
+    return sorted(name for name, value in vars(hookspecs).items() if hasattr(value, f"{hookspecs.PROJECT}_spec"))
 
 
 def hooks_of(manager: pluggy.PluginManager) -> dict[str, list[str]]:
     """Which plugins implement which hooks, in call order: what `botkit check` shows."""
     table: dict[str, list[str]] = {}
-    for hook_name in sorted(name for name, _ in inspect.getmembers(hookspecs, callable) if name.startswith("on_")):
+    for hook_name in _hook_names():
         caller = getattr(manager.hook, hook_name)
         table[hook_name] = [manager.get_name(impl.plugin) or "?" for impl in reversed(caller.get_hookimpls())]
     return table
