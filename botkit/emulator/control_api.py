@@ -16,6 +16,7 @@ from botkit.emulator.faults import Faults, FaultSpec, FaultSpecError
 from botkit.emulator.flows import ContactFlow
 from botkit.emulator.hub import Hub
 from botkit.emulator.participant_api import public_base
+from botkit.emulator.wireformat import has_lone_surrogate
 
 JOINABLE_ROLES = (v.AGENT, v.SUPERVISOR, v.CUSTOMER)
 
@@ -152,6 +153,8 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         raise _bad_request("Body must be JSON") from None
     if not isinstance(body, dict):
         raise _bad_request("Body must be a JSON object")
+    if has_lone_surrogate(body):
+        raise _bad_request("Body holds an unpaired UTF-16 surrogate escape")
     return body
 
 

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from botkit.emulator.config import EmulatorConfig
 from botkit.emulator.contacts import Contact, ContactCenter, Participant
 from botkit.emulator.faults import Faults
-from botkit.emulator.wireformat import dumps, new_id
+from botkit.emulator.wireformat import dumps, has_lone_surrogate, new_id
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _parse_frame(text: str) -> dict[str, Any] | None:
             frame = json.loads(candidate)
         except (ValueError, RecursionError):
             continue
-        return frame if isinstance(frame, dict) else None
+        return frame if isinstance(frame, dict) and not has_lone_surrogate(frame) else None
     return None
 
 

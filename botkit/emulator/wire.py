@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
+from botkit.emulator.wireformat import has_lone_surrogate
+
 # No 64-bit integer needs more than 19 digits; longer text never reaches int().
 _INTEGER = re.compile(r"[-+]?[0-9]{1,19}")
 
@@ -66,6 +68,8 @@ def _json_object(body: bytes) -> dict[str, object]:
         raise WireError("The request body is not valid JSON") from None
     if not isinstance(document, dict):
         raise WireError("The request body must be a JSON object")
+    if has_lone_surrogate(document):
+        raise WireError("The request body holds an unpaired UTF-16 surrogate escape")
     return document
 
 

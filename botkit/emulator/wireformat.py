@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -32,3 +33,24 @@ def new_token() -> str:
 
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """Compact JSON, as API Gateway sends it."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(document: object) -> bool:
+    """True if decoded JSON holds half a UTF-16 pair (`"\\ud800"`): such text can never go back out as UTF-8.
+
+    json.loads joins proper pairs into one character, so any surrogate left is a lone one.
+    """
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
