@@ -489,7 +489,7 @@ class ContactCenter:
 def _receipt_message_id(content: str | None) -> str:
     try:
         decoded = json.loads(content or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         decoded = None
     if not isinstance(decoded, dict) or not isinstance(decoded.get("messageId"), str) or not decoded["messageId"]:
         raise ServiceError("ValidationException", 'Receipt content must be a JSON object with a "messageId"')
