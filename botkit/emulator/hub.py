@@ -80,9 +80,12 @@ class Hub:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         participant = self._center.redeem_socket_ticket(request.query.get("X-Amz-Security-Token", ""))
         if participant is None:
-            return web.json_response({"message": "Forbidden"}, status=403)
+            return web.json_response(
+                {"message": "Forbidden"}, status=403, headers={"x-amzn-ErrorType": "ForbiddenException"}
+            )
         if self._faults.refusing_websockets():
-            return web.json_response({"message": "Service Unavailable"}, status=503)
+            unavailable = {"x-amzn-ErrorType": "ServiceUnavailableException"}
+            return web.json_response({"message": "Service Unavailable"}, status=503, headers=unavailable)
         ws = web.WebSocketResponse(compress=False, autoping=True, heartbeat=None, max_msg_size=128 * 1024)
         await ws.prepare(request)
         socket = Socket(ws, participant)

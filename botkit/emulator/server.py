@@ -53,6 +53,10 @@ async def _service_envelope(request: web.Request, handler: Endpoint) -> web.Stre
     except web.HTTPMethodNotAllowed:
         response = ServiceError("UnknownOperationException", f"{request.method} is not allowed on {request.path}").to_response()
         response.set_status(405)
+    except web.HTTPClientError as error:
+        # aiohttp's own refusals (a body over the size limit, a websocket GET without an upgrade): the service's shape.
+        response = ServiceError("ValidationException", error.text or error.reason).to_response()
+        response.set_status(error.status)
     except web.HTTPException as error:
         # aiohttp deprecates returning an HTTPException; answer with a plain response of the same shape.
         response = web.Response(status=error.status, reason=error.reason, body=error.body, headers=error.headers)
