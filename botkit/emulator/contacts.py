@@ -157,6 +157,7 @@ class ContactCenter:
         self._contact_listeners: list[Callable[[Contact], None]] = []
         self._start_requests: dict[str, dict[str, Any]] = {}
         self._create_requests: dict[tuple[str, str], dict[str, Any]] = {}
+        self._departed: dict[str, Participant] = {}  # revoked connection tokens, kept to answer retries
 
     def add_listener(self, listener: Listener) -> None:
         """Called with every item of every contact, in order, after it is kept."""
@@ -224,6 +225,7 @@ class ContactCenter:
         self._participant_tokens.pop(participant.participant_token, None)
         for token in participant.connection_tokens:
             self._connection_tokens.pop(token, None)
+            self._departed[token] = participant
         participant.connection_tokens.clear()
 
     # Contacts ---------------------------------------------------------------
@@ -477,6 +479,11 @@ class ContactCenter:
             return None
         key = (participant.participant_id, operation, client_token, request_fingerprint(body))
         return participant.contact.replies.get(key)
+
+    def replayed(self, token: str | None, operation: str, client_token: str | None, body: bytes) -> dict[str, Any] | None:
+        """The first answer to a retry sent with a token revoked since (a DisconnectParticipant whose answer was lost)."""
+        participant = self._departed.get(token or "")
+        return self.remembered(participant, operation, client_token, body) if participant else None
 
     def remember(
         self, participant: Participant, operation: str, client_token: str | None, body: bytes, reply: dict[str, Any]

@@ -7,6 +7,7 @@ does the same way for all operations lives here, driven by botocore's model.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -60,8 +61,14 @@ class Operations:
         async def endpoint(request: web.Request) -> web.StreamResponse:
             if self._faults.applies_to(name):
                 await self._inject_before()
-            participant = self._authenticate(request, token)
             body = await request.read()
+            try:
+                participant = self._authenticate(request, token)
+            except ServiceError:
+                replayed = self._center.replayed(request.headers.get(BEARER), name, _client_token(body), body)
+                if replayed is None:
+                    raise
+                return self._response(operation, replayed)
             try:
                 params = parse_input(
                     operation, body=body, headers=request.headers, path_params=request.match_info, query=request.query
@@ -79,12 +86,16 @@ class Operations:
                     self._center.remember(participant, name, client_token, body, reply)
             if self._faults.applies_to(name) and self._faults.lose_response():
                 raise ServiceError("InternalServerException", "Internal server error", service=self._service)
-            return web.Response(
-                body=dumps(serialize_output(operation.output_shape, reply)).encode(),
-                content_type="application/json",
-            )
+            return self._response(operation, reply)
 
         return web.route(method, path, endpoint)
+
+    @staticmethod
+    def _response(operation: Any, reply: dict[str, Any]) -> web.Response:
+        return web.Response(
+            body=dumps(serialize_output(operation.output_shape, reply)).encode(),
+            content_type="application/json",
+        )
 
     async def _inject_before(self) -> None:
         delay = self._faults.latency()
@@ -104,3 +115,13 @@ class Operations:
         if token == "connection":
             return self._center.participant_by_connection(bearer)
         return None
+
+
+def _client_token(body: bytes) -> str | None:
+    """The ClientToken of a JSON body, read leniently: only a retry of a remembered call needs it."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    token = document.get("ClientToken") if isinstance(document, dict) else None
+    return token if isinstance(token, str) else None
