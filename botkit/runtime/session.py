@@ -202,6 +202,8 @@ class Session:
                 self._end("removed")
             return
         hook = self._hook_for(item)
+        if hook is None:
+            _note_unknown(self.contact_id, item)
         is_message = item.type in (v.MESSAGE, v.ATTACHMENT)
         if is_message:
             self._receipts.delivered(item.id)
@@ -349,6 +351,31 @@ class BlockingSession:
 
     def disconnect(self) -> None:
         self._session._run_blocking(self._session.disconnect)
+
+
+_KNOWN_EVENTS = frozenset(
+    value for name, value in vars(v).items() if name.startswith("EVENT_") and isinstance(value, str)
+)
+_ITEM_TYPES = frozenset({v.MESSAGE, v.ATTACHMENT, v.MESSAGEMETADATA, v.EVENT})
+_noted: set[tuple[str, str | None]] = set()
+
+
+def _note_unknown(contact_id: str, item: Item) -> None:
+    """An item of a type or content type botkit does not know goes to `on_event` only: INFO the first time, then DEBUG."""
+    if item.type in _ITEM_TYPES and item.content_type in _KNOWN_EVENTS:
+        return
+    kind = (item.type, item.content_type)
+    first = kind not in _noted and len(_noted) < 256
+    if first:
+        _noted.add(kind)
+    log.log(
+        logging.INFO if first else logging.DEBUG,
+        "contact %s: item %s of unknown kind (Type %.40r, ContentType %.120r): only on_event gets it",
+        contact_id,
+        item.id,
+        item.type,
+        item.content_type,
+    )
 
 
 def _argument_of(hook: str) -> str:
