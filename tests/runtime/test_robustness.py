@@ -70,15 +70,6 @@ async def started(bot: BotProcess, **options: Any) -> Customer:
     return customer
 
 
-async def session_of(bot: BotProcess, contact_id: str) -> Any:
-    """The bot's live session for a contact, once the intake webhook has created it."""
-    assert bot.manager is not None
-    async with asyncio.timeout(10):
-        while contact_id not in bot.manager.sessions:
-            await asyncio.sleep(0.01)  # polling a dict the bot fills on its own; not a synchronisation sleep
-    return bot.manager.sessions[contact_id]
-
-
 def echoes(customer: Customer) -> list[str]:
     return [text for text in customer.bot_messages() if text.startswith("echo: ")]
 
@@ -148,8 +139,8 @@ async def test_an_unknown_event_type_reaches_on_event_is_logged_and_the_session_
     recorder, errors = EventRecorder(), Errors()
     async with running([("echo", Echo()), ("recorder", recorder), ("errors", errors)]) as bot:
         customer = await started(bot)
-        session = await session_of(bot, customer.contact_id)
-        await said(customer, "before")
+        await said(customer, "before")  # the bot answered: its session is there
+        session = bot.manager.sessions[customer.contact_id]
         with caplog.at_level(logging.DEBUG, logger="botkit"):
             session.feed(
                 Item.from_wire(
