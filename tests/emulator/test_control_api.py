@@ -45,7 +45,9 @@ async def test_join_adds_a_participant_that_others_see(api, role) -> None:
     customer = await api.customer()
     async with await open_socket(customer.websocket_url) as ws:
         joined = await api.ok(
-            "POST", f"/emulator/contacts/{customer.contact_id}/participants", {"ParticipantRole": role, "DisplayName": "Pat"}
+            "POST",
+            f"/emulator/contacts/{customer.contact_id}/participants",
+            {"ParticipantRole": role, "DisplayName": "Pat"},
         )
         assert set(joined) == {"ParticipantId", "ParticipantToken"}
         item = await next_item(ws, of_type(JOINED))
@@ -59,7 +61,9 @@ async def test_join_adds_a_participant_that_others_see(api, role) -> None:
 
 async def test_join_without_display_name_gets_one(api) -> None:
     customer = await api.customer()
-    joined = await api.ok("POST", f"/emulator/contacts/{customer.contact_id}/participants", {"ParticipantRole": "AGENT"})
+    joined = await api.ok(
+        "POST", f"/emulator/contacts/{customer.contact_id}/participants", {"ParticipantRole": "AGENT"}
+    )
     described = await api.ok("GET", f"/emulator/contacts/{customer.contact_id}")
     agent = next(p for p in described["Participants"] if p["ParticipantId"] == joined["ParticipantId"])
     assert agent["DisplayName"]
@@ -91,7 +95,10 @@ async def test_join_with_a_bad_body_is_a_4xx_with_a_reason(api, body) -> None:
 async def test_join_with_a_body_that_is_no_json_object_is_a_4xx(api, data) -> None:
     customer = await api.customer()
     reply = await api.call(
-        "POST", f"/emulator/contacts/{customer.contact_id}/participants", data=data, headers={"Content-Type": "application/json"}
+        "POST",
+        f"/emulator/contacts/{customer.contact_id}/participants",
+        data=data,
+        headers={"Content-Type": "application/json"},
     )
     assert "JSON" in assert_error(reply, 400, "ValidationException")
 
@@ -104,7 +111,9 @@ async def test_join_unknown_contact_is_404(api) -> None:
 async def test_join_ended_contact_is_refused(api) -> None:
     customer = await api.customer()
     await api.stop_contact(customer.contact_id)
-    reply = await api.call("POST", f"/emulator/contacts/{customer.contact_id}/participants", {"ParticipantRole": "AGENT"})
+    reply = await api.call(
+        "POST", f"/emulator/contacts/{customer.contact_id}/participants", {"ParticipantRole": "AGENT"}
+    )
     assert 400 <= reply.status < 500
     assert_error(reply, reply.status)
 

@@ -39,13 +39,13 @@ async def api(emulator):
 
 
 def clients(base_url: str, config: Config = NO_RETRIES):
-    options = dict(
-        endpoint_url=base_url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="placeholder-secret",
-        config=config,
-    )
+    options = {
+        "endpoint_url": base_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "AKIDEXAMPLE",
+        "aws_secret_access_key": "placeholder-secret",
+        "config": config,
+    }
     return boto3.client("connect", **options), boto3.client("connectparticipant", **options)
 
 
@@ -105,9 +105,11 @@ async def test_injected_error_happens_before_the_work(api) -> None:
 
 async def test_lost_response_does_the_work_and_an_idempotent_retry_delivers_nothing_twice(api, emulator) -> None:
     customer = await api.customer()
-    connect, participant = clients(emulator.base_url)
+    _connect, participant = clients(emulator.base_url)
     token = str(uuid.uuid4())
-    send = dict(ConnectionToken=customer.connection_token, ContentType="text/plain", Content="exactly once", ClientToken=token)
+    send = dict(
+        ConnectionToken=customer.connection_token, ContentType="text/plain", Content="exactly once", ClientToken=token
+    )
     async with await open_socket(customer.websocket_url) as ws:
         await api.set_faults(lost_response_rate=1, operations=["SendMessage"])
         with pytest.raises(ClientError) as raised:
@@ -173,9 +175,10 @@ async def test_operations_narrow_the_faults(api) -> None:
 
 async def test_drop_websocket_rate_closes_subscribed_sockets_instead_of_delivering(api) -> None:
     customer = await api.customer()
-    async with await open_socket(customer.websocket_url) as subscribed, await open_socket(
-        customer.websocket_url, subscribe=False
-    ) as unsubscribed:
+    async with (
+        await open_socket(customer.websocket_url) as subscribed,
+        await open_socket(customer.websocket_url, subscribe=False) as unsubscribed,
+    ):
         await api.set_faults(drop_websocket_rate=1)
         assert (await api.send_message(customer, "dropped")).status == 200
         await asyncio.wait_for(subscribed.wait_closed(), 5)
@@ -359,14 +362,12 @@ async def test_seed_makes_the_injected_sequence_repeatable(api) -> None:
 
 async def test_faults_given_at_start() -> None:
     spec = FaultSpec.from_dict({"error_rate": 1, "error_statuses": [429], "operations": ["SendMessage"]})
-    async with Emulator(EmulatorConfig(port=0), spec) as emulator:
-        async with running_api(emulator.base_url) as api:
-            assert await api.ok("GET", "/emulator/faults") == {
-                **DEFAULTS,
-                "error_rate": 1,
-                "error_statuses": [429],
-                "operations": ["SendMessage"],
-            }
-            customer = await api.customer()
-            assert (await api.send_message(customer, "throttled")).status == 429
-
+    async with Emulator(EmulatorConfig(port=0), spec) as emulator, running_api(emulator.base_url) as api:
+        assert await api.ok("GET", "/emulator/faults") == {
+            **DEFAULTS,
+            "error_rate": 1,
+            "error_statuses": [429],
+            "operations": ["SendMessage"],
+        }
+        customer = await api.customer()
+        assert (await api.send_message(customer, "throttled")).status == 429

@@ -114,7 +114,9 @@ async def test_items_fan_out_to_every_subscribed_socket_including_the_senders(ap
     customer = await api.customer()
     agent = await api.join(customer.contact_id, "AGENT")
     supervisor = await api.join(customer.contact_id, "SUPERVISOR")
-    second_agent_url = (await api.connection(customer.contact_id, agent.participant_id, agent.participant_token)).websocket_url
+    second_agent_url = (
+        await api.connection(customer.contact_id, agent.participant_id, agent.participant_token)
+    ).websocket_url
     sockets = [
         await open_socket(customer.websocket_url),
         await open_socket(agent.websocket_url),
@@ -143,9 +145,10 @@ async def test_two_sockets_on_one_url_both_receive(api) -> None:
 
 async def test_unsubscribed_socket_gets_no_chat_frames(api) -> None:
     customer = await api.customer()
-    async with await open_socket(customer.websocket_url, subscribe=False) as quiet, await open_socket(
-        customer.websocket_url
-    ) as listening:
+    async with (
+        await open_socket(customer.websocket_url, subscribe=False) as quiet,
+        await open_socket(customer.websocket_url) as listening,
+    ):
         await api.send_message(customer, "not for the quiet one")
         await next_item(listening, message("not for the quiet one"))
         # Delivery is done before SendMessage answers, so anything queued would precede this answer.
@@ -156,7 +159,10 @@ async def test_unsubscribe_stops_chat_frames(api) -> None:
     customer = await api.customer()
     async with await open_socket(customer.websocket_url) as ws:
         await ws.send(json.dumps({"topic": "aws/unsubscribe", "content": {"topics": ["aws/chat"]}}))
-        assert await recv_json(ws) == {"topic": "aws/unsubscribe", "content": {"status": "success", "topics": ["aws/chat"]}}
+        assert await recv_json(ws) == {
+            "topic": "aws/unsubscribe",
+            "content": {"status": "success", "topics": ["aws/chat"]},
+        }
         await api.send_message(customer, "after unsubscribing")
         await heartbeat(ws)
 
@@ -175,14 +181,16 @@ async def test_url_is_refused_after_its_window(api, monkeypatch) -> None:
 
 
 async def test_tiny_connect_window_refuses_the_url() -> None:
-    async with Emulator(EmulatorConfig(port=0, websocket_connect_window=0)) as emulator:
-        async with running_api(emulator.base_url) as api:
-            customer = await api.customer()
-            with pytest.raises(InvalidStatus) as refused:
-                await open_socket(customer.websocket_url, subscribe=False)
-            assert refused.value.response.status_code == 403
-            # A fresh URL is issued on every CreateParticipantConnection; the refusal is not the end of the chat.
-            assert (await api.send_message(customer, "still here")).status == 200
+    async with (
+        Emulator(EmulatorConfig(port=0, websocket_connect_window=0)) as emulator,
+        running_api(emulator.base_url) as api,
+    ):
+        customer = await api.customer()
+        with pytest.raises(InvalidStatus) as refused:
+            await open_socket(customer.websocket_url, subscribe=False)
+        assert refused.value.response.status_code == 403
+        # A fresh URL is issued on every CreateParticipantConnection; the refusal is not the end of the chat.
+        assert (await api.send_message(customer, "still here")).status == 200
 
 
 @pytest.mark.parametrize("token", ["", "not-a-ticket"])
@@ -239,50 +247,57 @@ async def test_sockets_get_distinct_connection_ids(api) -> None:
 
 async def test_idle_sockets_are_closed_and_heartbeating_ones_stay_open() -> None:
     idle_timeout = 0.3
-    async with Emulator(EmulatorConfig(port=0, websocket_idle_timeout=idle_timeout)) as emulator:
-        async with running_api(emulator.base_url) as api:
-            customer = await api.customer()
-            async with await open_socket(customer.websocket_url) as busy:
-                for _ in range(2):  # two idle sockets in a row: the busy one outlives both
-                    opened = time.monotonic()
-                    idle = await open_socket(customer.websocket_url)
-                    deadline = opened + 5
-                    while True:
-                        await heartbeat(busy)
-                        try:
-                            await asyncio.wait_for(idle.wait_closed(), 0.1)
-                            break
-                        except TimeoutError:
-                            assert time.monotonic() < deadline, "the idle socket was never closed"
-                    assert time.monotonic() - opened >= idle_timeout
-                    assert idle.close_code == 1001
-                await heartbeat(busy)
-                await api.send_message(customer, "the busy socket still gets items")
-                await next_item(busy, message("the busy socket still gets items"))
+    async with (
+        Emulator(EmulatorConfig(port=0, websocket_idle_timeout=idle_timeout)) as emulator,
+        running_api(emulator.base_url) as api,
+    ):
+        customer = await api.customer()
+        async with await open_socket(customer.websocket_url) as busy:
+            for _ in range(2):  # two idle sockets in a row: the busy one outlives both
+                opened = time.monotonic()
+                idle = await open_socket(customer.websocket_url)
+                deadline = opened + 5
+                while True:
+                    await heartbeat(busy)
+                    try:
+                        await asyncio.wait_for(idle.wait_closed(), 0.1)
+                        break
+                    except TimeoutError:
+                        assert time.monotonic() < deadline, "the idle socket was never closed"
+                assert time.monotonic() - opened >= idle_timeout
+                assert idle.close_code == 1001
+            await heartbeat(busy)
+            await api.send_message(customer, "the busy socket still gets items")
+            await next_item(busy, message("the busy socket still gets items"))
 
 
 async def test_sockets_are_closed_at_their_maximum_lifetime_even_when_busy() -> None:
-    async with Emulator(EmulatorConfig(port=0, websocket_max_lifetime=0.3)) as emulator:
-        async with running_api(emulator.base_url) as api:
-            customer = await api.customer()
-            async with await open_socket(customer.websocket_url) as ws:
+    async with (
+        Emulator(EmulatorConfig(port=0, websocket_max_lifetime=0.3)) as emulator,
+        running_api(emulator.base_url) as api,
+    ):
+        customer = await api.customer()
+        async with await open_socket(customer.websocket_url) as ws:
 
-                async def keep_beating() -> None:
-                    try:
-                        while True:
-                            await ws.send(HEARTBEAT)
-                            await asyncio.wait_for(ws.recv(), 5)
-                    except ConnectionClosed:
-                        pass
+            async def keep_beating() -> None:
+                try:
+                    while True:
+                        await ws.send(HEARTBEAT)
+                        await asyncio.wait_for(ws.recv(), 5)
+                except ConnectionClosed:
+                    pass
 
-                await asyncio.wait_for(keep_beating(), 5)
-                assert ws.close_code == 1001
+            await asyncio.wait_for(keep_beating(), 5)
+            assert ws.close_code == 1001
 
 
 async def test_stop_contact_ends_the_chat_then_closes_every_socket(api) -> None:
     customer = await api.customer()
     agent = await api.join(customer.contact_id, "AGENT")
-    async with await open_socket(customer.websocket_url) as customer_ws, await open_socket(agent.websocket_url) as agent_ws:
+    async with (
+        await open_socket(customer.websocket_url) as customer_ws,
+        await open_socket(agent.websocket_url) as agent_ws,
+    ):
         await api.stop_contact(customer.contact_id)
         for ws in (customer_ws, agent_ws):
             ended = await next_item(ws, of_type(CHAT_ENDED))
@@ -296,7 +311,10 @@ async def test_stop_contact_ends_the_chat_then_closes_every_socket(api) -> None:
 async def test_customer_leaving_ends_the_chat_for_everyone(api) -> None:
     customer = await api.customer()
     agent = await api.join(customer.contact_id, "AGENT")
-    async with await open_socket(customer.websocket_url) as customer_ws, await open_socket(agent.websocket_url) as agent_ws:
+    async with (
+        await open_socket(customer.websocket_url) as customer_ws,
+        await open_socket(agent.websocket_url) as agent_ws,
+    ):
         assert (await api.participant("disconnect", customer.connection_token, {})).status == 200
         for ws in (agent_ws, customer_ws):
             left = await next_item(ws, of_type(LEFT))
@@ -308,7 +326,10 @@ async def test_customer_leaving_ends_the_chat_for_everyone(api) -> None:
 async def test_agent_leaving_closes_only_the_agents_sockets(api) -> None:
     customer = await api.customer()
     agent = await api.join(customer.contact_id, "AGENT")
-    async with await open_socket(customer.websocket_url) as customer_ws, await open_socket(agent.websocket_url) as agent_ws:
+    async with (
+        await open_socket(customer.websocket_url) as customer_ws,
+        await open_socket(agent.websocket_url) as agent_ws,
+    ):
         assert (await api.participant("disconnect", agent.connection_token, {})).status == 200
         left = await next_item(agent_ws, of_type(LEFT))
         assert left["ParticipantId"] == agent.participant_id
@@ -317,3 +338,17 @@ async def test_agent_leaving_closes_only_the_agents_sockets(api) -> None:
         await heartbeat(customer_ws)
         await api.send_message(customer, "anyone there?")
         await next_item(customer_ws, message("anyone there?"))
+    with pytest.raises(InvalidStatus) as refused:  # a participant who left cannot come back on its old URL
+        await open_socket(agent.websocket_url, subscribe=False)
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_frame_over_the_size_limit_closes_only_that_socket(api) -> None:
+    """API Gateway's limit is 128 KB a message; the socket is closed with 1009, the emulator carries on."""
+    customer = await api.customer()
+    async with await open_socket(customer.websocket_url) as ws:
+        await ws.send(json.dumps({"topic": "aws/heartbeat", "pad": "x" * (128 * 1024)}))
+        await wait_closed(ws)
+        assert ws.close_code == 1009
+    async with await open_socket(customer.websocket_url) as ws:
+        await heartbeat(ws)

@@ -151,7 +151,10 @@ async def open_socket(url: str, subscribe: bool = True) -> ClientConnection:
     ws = await connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT, ping_interval=None)
     if subscribe:
         await ws.send(SUBSCRIBE)
-        assert await recv_json(ws) == {"topic": "aws/subscribe", "content": {"status": "success", "topics": ["aws/chat"]}}
+        assert await recv_json(ws) == {
+            "topic": "aws/subscribe",
+            "content": {"status": "success", "topics": ["aws/chat"]},
+        }
     return ws
 
 
@@ -223,3 +226,17 @@ class running_api:
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._http is not None
         await self._http.close()
+
+
+def assert_service_error(reply: Reply, status: int | None = None, error_type: str | None = None) -> str:
+    """The service's error shape: x-amzn-ErrorType, x-amzn-RequestId, a JSON body with `message`; returns it."""
+    if status is not None:
+        assert reply.status == status, (reply.status, reply.text)
+    assert 400 <= reply.status < 500, (reply.status, reply.text)
+    assert reply.headers.get("x-amzn-ErrorType"), (reply.status, dict(reply.headers), reply.text)
+    if error_type is not None:
+        assert reply.headers["x-amzn-ErrorType"] == error_type, (reply.headers["x-amzn-ErrorType"], reply.text)
+    assert reply.headers.get("x-amzn-RequestId"), dict(reply.headers)
+    assert isinstance(reply.body, dict), reply.text
+    assert isinstance(reply.body.get("message"), str) and reply.body["message"], reply.text
+    return reply.body["message"]
