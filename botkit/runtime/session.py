@@ -102,6 +102,8 @@ class Session:
         self._sent: deque[str] = deque(maxlen=256)
         self._sent_set: set[str] = set()
         self._ready = asyncio.Event()
+        self._refusing = False
+        self._resync: asyncio.Task[None] | None = None
         self._ended_reason: str | None = None
         self._typing = TypingThrottle(self._settings.typing_throttle_seconds)
         self._receipts = Receipts(self._settings.receipts, self.send_event, self._receipts_allowed)
@@ -121,23 +123,37 @@ class Session:
         return item_id in self._recent_set
 
     def connected(self, connection_token: Secret) -> None:
+        """A new connection, about to fill its gap: what was refused while the queue was full comes back with it."""
         self._connection_token = connection_token
+        self._refusing = False
+        self._resync = None
 
     def feed(self, item: Item) -> None:
         """Queue `item` unless it was seen: the one place exactly-once is decided."""
         if not item.id or item.id in self._recent_set:
             return
+        if self._refusing or self._queue.full():
+            # Not marked seen, so the transcript brings it back. Once one item is refused, every
+            # later one is too until the next gap fill: a later item marked seen would make that
+            # fill (which stops at the newest seen item) skip the refused one.
+            if not self._refusing:
+                self._refusing = True
+                log.error(
+                    "contact %s: event queue full; refusing items until it drains, then reading them back"
+                    " from the transcript",
+                    self.contact_id,
+                )
+            return
         if len(self._recent) == self._recent.maxlen:
             self._recent_set.discard(self._recent[0])
         self._recent.append(item.id)
         self._recent_set.add(item.id)
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            log.error("contact %s: event queue full; the item will come back from the transcript", self.contact_id)
-            self._recent.pop()
-            self._recent_set.discard(item.id)
-            self._loop.create_task(self._connection.drop())
+        self._queue.put_nowait(item)
+
+    def _resync_when_drained(self) -> None:
+        """Once a full queue is half empty, reconnect: the gap fill brings back every refused item, in order."""
+        if self._refusing and self._resync is None and self._queue.qsize() <= self._queue.maxsize // 2:
+            self._resync = self._loop.create_task(self._connection.drop())
 
     # The life of the session ----------------------------------------------------
 
@@ -186,6 +202,7 @@ class Session:
         await self._dispatcher.call("on_session_start", self, None)
         while True:
             item = await self._queue.get()
+            self._resync_when_drained()
             if item is _END:
                 if self._queue.empty():
                     return
