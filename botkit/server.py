@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
@@ -65,9 +66,12 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
             log.warning("contact %s: could not join: %s (HTTP %s)", contact_id, error.code, error.status)
             status = 409 if error.status in (400, 403, 404, 409, 410) else 502
             return web.json_response({"message": f"could not join: {error.code}"}, status=status)
-        except ParticipantConnectionError as error:
-            log.warning("contact %s: could not join: %s", contact_id, error)
+        except (ParticipantConnectionError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("contact %s: could not join: %s %s", contact_id, type(error).__name__, error)
             return web.json_response({"message": "could not reach Amazon Connect"}, status=502)
+        except Exception:
+            log.exception("contact %s: could not join", contact_id)
+            return web.json_response({"message": "could not join: internal error"}, status=500)
         return web.json_response({"ContactId": contact_id, "ParticipantId": session.participant_id})
 
     @web.middleware
@@ -87,7 +91,7 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
 async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.read())
-    except ValueError:
+    except (ValueError, RecursionError):
         raise IntakeError("body must be JSON") from None
     if not isinstance(body, dict):
         raise IntakeError("body must be a JSON object")

@@ -1,0 +1,200 @@
+"""The intake server: bad requests get a 400 with a reason, health follows readiness, failures stay 4xx/5xx JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from botkit import hookimpl
+from botkit.server import build_intake_app
+from tests.runtime.harness import Customer, running_bot
+
+
+def flow_event(contact_id: Any = "c-1", channel: Any = "CHAT") -> dict[str, Any]:
+    return {"Name": "ContactFlowEvent", "Details": {"ContactData": {"ContactId": contact_id, "Channel": channel}}}
+
+
+class StubManager:
+    """Stands in for the SessionManager where a test needs a join to fail in a given way."""
+
+    def __init__(self, failure: BaseException | None = None) -> None:
+        self.sessions: dict[str, Any] = {}
+        self.failure = failure
+        self.joined: list[str] = []
+
+    async def join(self, contact_id: str) -> Any:
+        self.joined.append(contact_id)
+        if self.failure is not None:
+            raise self.failure
+        return type("Joined", (), {"participant_id": "bot-1"})()
+
+    def adopt(self, contact_id: str, token: Any, participant_id: str | None = None) -> Any:
+        self.joined.append(contact_id)
+        return type("Adopted", (), {"participant_id": participant_id})()
+
+
+@asynccontextmanager
+async def intake(manager: Any, ready: dict[str, bool] | None = None) -> AsyncIterator[TestClient]:
+    state = {"ready": True} if ready is None else ready
+    client = TestClient(TestServer(build_intake_app(manager, lambda: state["ready"]), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+BAD_FLOW_EVENTS = [
+    pytest.param(b"not json", "body must be JSON", id="not-json"),
+    pytest.param(b"\xff\xfe\x00", "body must be JSON", id="not-utf8"),
+    pytest.param(b"[" * 50_000 + b"]" * 50_000, "body must be JSON", id="nested-too-deep"),
+    pytest.param(b"[1, 2]", "body must be a JSON object", id="a-list"),
+    pytest.param(b'"a string"', "body must be a JSON object", id="a-string"),
+    pytest.param(b"{}", "Details.ContactData is missing", id="no-details"),
+    pytest.param(json.dumps({"Details": "x"}).encode(), "Details.ContactData is missing", id="details-not-object"),
+    pytest.param(json.dumps({"Details": {"ContactData": []}}).encode(), "Details.ContactData is missing", id="contact-data-list"),
+    pytest.param(json.dumps({"Details": {"ContactData": {}}}).encode(), "ContactId must be a non-empty string", id="no-contact-id"),
+    pytest.param(json.dumps(flow_event(contact_id=42)).encode(), "ContactId must be a non-empty string", id="contact-id-number"),
+    pytest.param(json.dumps(flow_event(contact_id="")).encode(), "ContactId must be a non-empty string", id="contact-id-empty"),
+    pytest.param(json.dumps(flow_event(channel="VOICE")).encode(), "only CHAT contacts can be joined, not VOICE", id="voice"),
+    pytest.param(json.dumps(flow_event(channel="TASK")).encode(), "only CHAT contacts can be joined, not TASK", id="task"),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), BAD_FLOW_EVENTS)
+async def test_a_bad_contact_flow_event_is_a_400_with_a_reason(body: bytes, reason: str) -> None:
+    manager = StubManager()
+    async with intake(manager) as client:
+        answer = await client.post("/contact-flow", data=body, headers={"Content-Type": "application/json"})
+        assert answer.status == 400
+        assert reason in (await answer.json())["message"]
+    assert manager.joined == []
+
+
+BAD_CONTACTS = [
+    pytest.param({"ParticipantToken": "t" * 40}, "ContactId must be a non-empty string", id="no-contact-id"),
+    pytest.param({"ContactId": "c-1"}, "ParticipantToken must be a non-empty string", id="no-token"),
+    pytest.param({"ContactId": "c-1", "ParticipantToken": 12345}, "ParticipantToken must be a non-empty string", id="token-number"),
+    pytest.param({"ContactId": "c-1", "ParticipantToken": ["t"]}, "ParticipantToken must be a non-empty string", id="token-list"),
+    pytest.param({"ContactId": "c-1", "ParticipantToken": ""}, "ParticipantToken must be a non-empty string", id="token-empty"),
+    pytest.param(
+        {"ContactId": "c-1", "ParticipantToken": "secret-token-value", "ParticipantId": 7},
+        "ParticipantId must be a string",
+        id="participant-id-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), BAD_CONTACTS)
+async def test_a_bad_participant_token_request_is_a_400_with_a_reason(body: dict[str, Any], reason: str) -> None:
+    manager = StubManager()
+    async with intake(manager) as client:
+        answer = await client.post("/contacts", json=body)
+        assert answer.status == 400
+        text = await answer.text()
+        assert reason in json.loads(text)["message"]
+        assert "secret-token-value" not in text
+    assert manager.joined == []
+
+
+async def test_health_is_503_before_ready_and_200_after_and_contacts_wait_for_it() -> None:
+    ready = {"ready": False}
+    manager = StubManager()
+    async with intake(manager, ready) as client:
+        answer = await client.get("/healthz")
+        assert answer.status == 503 and (await answer.json())["status"] == "starting"
+        answer = await client.post("/contact-flow", json=flow_event())
+        assert answer.status == 503 and answer.headers["Retry-After"]
+        assert manager.joined == []
+
+        ready["ready"] = True
+        answer = await client.get("/healthz")
+        assert answer.status == 200 and (await answer.json()) == {"status": "ok", "sessions": 0}
+        answer = await client.post("/contact-flow", json=flow_event("c-7"))
+        assert answer.status == 200 and (await answer.json()) == {"ContactId": "c-7", "ParticipantId": "bot-1"}
+        assert manager.joined == ["c-7"]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(aiohttp.ClientConnectionError("connection refused"), id="connect-unreachable"),
+        pytest.param(asyncio.TimeoutError(), id="connect-timeout"),
+        pytest.param(KeyError("ParticipantCredentials"), id="unexpected"),
+    ],
+)
+async def test_a_join_failing_unexpectedly_is_a_json_5xx_and_the_server_goes_on(failure: BaseException) -> None:
+    manager = StubManager(failure)
+    async with intake(manager) as client:
+        answer = await client.post("/contact-flow", json=flow_event("c-1"))
+        assert 500 <= answer.status < 600
+        assert answer.content_type == "application/json"
+        assert "could not" in (await answer.json())["message"]
+        manager.failure = None
+        answer = await client.post("/contact-flow", json=flow_event("c-2"))
+        assert answer.status == 200
+
+
+# Against a running bot and its emulator ------------------------------------------------------------------
+
+
+class Echo:
+    def __init__(self) -> None:
+        self.ending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    @hookimpl
+    async def on_message(self, session: Any, message: Any) -> None:
+        await session.send_message(f"echo: {message.content}")
+
+    @hookimpl
+    async def on_session_end(self) -> None:
+        self.ending.set()
+        await self.release.wait()
+
+
+async def test_a_webhook_for_an_unknown_contact_is_a_4xx_json_and_the_bot_keeps_working() -> None:
+    echo = Echo()
+    echo.release.set()
+    async with running_bot([echo]) as bot:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{bot.server_url}/healthz") as answer:
+                assert answer.status == 200
+            async with http.post(f"{bot.server_url}/contact-flow", json=flow_event("no-such-contact")) as answer:
+                assert 400 <= answer.status < 500
+                assert "ResourceNotFoundException" in (await answer.json())["message"]
+            async with http.post(f"{bot.server_url}/contact-flow", data=b"{") as answer:
+                assert answer.status == 400
+
+        customer = Customer(bot.emulator.base_url)
+        await customer.start()
+        await customer.send("still there?")
+        await customer.wait_for(lambda items: "echo: still there?" in customer.bot_messages())
+        await customer.close()
+
+
+async def test_health_turns_503_as_soon_as_the_bot_stops() -> None:
+    echo = Echo()
+    async with running_bot([echo]) as bot:
+        customer = Customer(bot.emulator.base_url)
+        await customer.start()
+        await customer.send("hi")
+        await customer.wait_for(lambda items: "echo: hi" in customer.bot_messages())
+        url = f"{bot.server_url}/healthz"
+        stopping = asyncio.create_task(bot.stop())  # sessions end first; on_session_end holds that open
+        try:
+            await asyncio.wait_for(echo.ending.wait(), 10)
+            async with aiohttp.ClientSession() as http:
+                async with http.get(url) as answer:
+                    assert answer.status == 503
+        finally:
+            echo.release.set()
+            await asyncio.wait_for(stopping, 10)
+        await customer.close()
