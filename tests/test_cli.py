@@ -1,0 +1,225 @@
+"""The command line, run as a user runs it: a subprocess, its output, its exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from botkit import hookimpl
+from tests.runtime.harness import Customer, running_bot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_env() -> dict[str, str]:
+    env = {k: val for k, val in os.environ.items() if not k.startswith("BOTKIT_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "0"  # the CLI must flush by itself
+    return env
+
+
+async def botkit(*args: str, stdin: int | None = None, cwd: Path = ROOT) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "botkit",
+        *args,
+        stdin=stdin if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=cli_env(),
+    )
+
+
+async def run(*args: str, cwd: Path = ROOT, timeout: float = 30) -> tuple[int, str, str]:
+    process = await botkit(*args, cwd=cwd)
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def read_line(stream: asyncio.StreamReader, timeout: float = 20) -> str:
+    line = await asyncio.wait_for(stream.readline(), timeout)
+    assert line, "the process closed its output"
+    return line.decode().rstrip("\n")
+
+
+async def read_until(stream: asyncio.StreamReader, wanted: str, timeout: float = 20) -> list[str]:
+    lines: list[str] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            line = await stream.readline()
+            assert line, f"the process closed its output before {wanted!r}; it said {lines}"
+            lines.append(line.decode().rstrip("\n"))
+            if wanted in lines[-1]:
+                return lines
+
+
+# check ------------------------------------------------------------------------------------------------
+
+
+async def test_check_lists_the_plugins_and_hooks_of_the_root_bot_yaml(tmp_path: Path) -> None:
+    code, out, err = await run("check", str(ROOT / "bot.yaml"), cwd=tmp_path)  # plugins found from bot.yaml's dir
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].endswith("bot.yaml: ok")
+    assert lines[lines.index("plugins:") + 1 : lines.index("plugins:") + 3] == ["  faq", "  echo"]
+    hooks = dict(re.findall(r"^  (on_\w+): (.*)$", out, re.M))
+    assert hooks["on_message"] == "faq, echo"  # call order: faq is tryfirst
+    assert hooks["on_session_start"] == "faq"
+    assert hooks["on_typing"] == "-"
+    assert len(hooks) == 12
+
+
+async def test_check_on_an_invalid_bot_yaml_fails_pointing_at_key_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            connect:
+              endpoint: embedded
+            receipts:
+              throttle_seconds: -1
+            runtime:
+              handler_timeot: 5
+            """
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = await run("check", str(config), cwd=tmp_path)
+    assert code != 0
+    assert out == ""
+    assert f"{config}:4: receipts.throttle_seconds: must be a number >= 0" in err
+    assert f"{config}:6: runtime.handler_timeot: unknown key 'handler_timeot' (did you mean 'handler_timeout'?)" in err
+    assert "Traceback" not in err
+
+
+async def test_check_on_a_plugin_that_cannot_load_fails_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "bot.yaml").write_text("plugins: [plugins/missing.py]\n", encoding="utf-8")
+    code, out, err = await run("check", "bot.yaml", cwd=tmp_path)
+    assert code != 0
+    assert "plugins/missing.py" in err and "Traceback" not in err
+
+
+async def test_check_on_a_missing_file_fails_cleanly(tmp_path: Path) -> None:
+    code, _, err = await run("check", str(tmp_path / "nope.yaml"), cwd=tmp_path)
+    assert code != 0
+    assert "nope.yaml" in err and "Traceback" not in err
+
+
+# serve ------------------------------------------------------------------------------------------------
+
+
+async def test_serve_prints_the_emulator_first_joins_chats_there_and_stops_on_sigterm(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            connect: {{endpoint: embedded}}
+            emulator: {{port: 0}}
+            server: {{port: 0}}
+            plugins: [{ROOT / "plugins" / "echo.py"}]
+            plugin_config:
+              echo: {{prefix: "You said: "}}
+            logging: {{level: INFO}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    process = await botkit("serve", str(config), cwd=tmp_path)
+    assert process.stdout is not None and process.stderr is not None
+    stderr = asyncio.create_task(process.stderr.read())
+    try:
+        first = await read_line(process.stdout)
+        match = re.fullmatch(r"emulator: (http://127\.0\.0\.1:(\d+))", first)
+        assert match, f"first line was {first!r}"
+        assert int(match.group(2)) > 0
+        second = await read_line(process.stdout)
+        assert re.fullmatch(r"bot: http://127\.0\.0\.1:\d+ \(plugins: echo\)", second), second
+
+        customer = Customer(match.group(1))
+        await customer.start()
+        await customer.send("hello from boto3")
+        await customer.wait_for(lambda items: "You said: hello from boto3" in customer.bot_messages(), timeout=15)
+        await customer.close()
+
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    err = (await stderr).decode()
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
+async def test_serve_with_a_bad_plugin_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "bot.yaml").write_text(
+        "emulator: {port: 0}\nserver: {port: 0}\nplugins: [typo.py]\n", encoding="utf-8"
+    )
+    (tmp_path / "typo.py").write_text(
+        "from botkit import hookimpl\n\n@hookimpl\nasync def on_mesage(session, message):\n    pass\n", encoding="utf-8"
+    )
+    code, out, err = await run("serve", "bot.yaml", cwd=tmp_path)
+    assert code != 0
+    assert "on_mesage" in err and "on_message" in err and "Traceback" not in err
+
+
+# chat -------------------------------------------------------------------------------------------------
+
+
+class Echo:
+    def __init__(self) -> None:
+        self.ended: asyncio.Event = asyncio.Event()
+        self.reason: str | None = None
+
+    @hookimpl
+    async def on_message(self, session: Any, message: Any) -> None:
+        await session.send_message(f"echo: {message.content}")
+
+    @hookimpl
+    def on_session_end(self, reason: str) -> None:
+        self.reason = reason
+        self.ended.set()
+
+
+async def test_chat_through_a_pipe_sends_lines_shows_answers_and_leaves_when_stdin_closes() -> None:
+    echo = Echo()
+    async with running_bot([echo]) as bot:
+        process = await botkit("chat", "--endpoint", bot.emulator.base_url + "/", "--name", "Piped", stdin=asyncio.subprocess.PIPE)
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        try:
+            started = await read_line(process.stdout)
+            assert re.fullmatch(r"chat \S+ started; type a message, Ctrl-D to leave", started), started
+            contact_id = started.split()[1]
+
+            process.stdin.write("how are you?\n".encode())
+            await process.stdin.drain()
+            lines = await read_until(process.stdout, "echo: how are you?")
+            assert lines[-1] == "Bot: echo: how are you?"
+            assert not any("Piped:" in line for line in lines)  # the customer's own message is not shown back
+
+            process.stdin.close()
+            code = await asyncio.wait_for(process.wait(), 15)
+            rest = (await process.stdout.read()).decode()
+            err = (await process.stderr.read()).decode()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert code == 0, err
+        assert "[chat.ended]" in rest
+        await asyncio.wait_for(echo.ended.wait(), 10)
+        assert echo.reason == "chat_ended"
+        contact = bot.emulator.center.contacts[contact_id]
+        assert contact.ended
+        customer = next(p for p in contact.participants.values() if p.role == "CUSTOMER")
+        assert customer.left and customer.display_name == "Piped"
