@@ -67,8 +67,9 @@ async def test_a_whole_chat_through_every_hook() -> None:
     async with running_bot([recorder]) as bot:
         customer = Customer(bot.emulator.base_url)
         await customer.start(initial_message="sent before the bot joined")
-        await customer.wait_for(lambda items: "echo: sent before the bot joined" in _bot_texts(items))
-        transcript = await customer.transcript()
+        transcript = await customer.wait_for_transcript(
+            lambda items: "echo: sent before the bot joined" in _bot_texts(items)
+        )
         assert _bot_texts(transcript)[:2] == ["hello, I am the bot", "echo: sent before the bot joined"]
 
         greeting_id = next(i["Id"] for i in transcript if i.get("Content") == "hello, I am the bot")
