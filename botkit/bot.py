@@ -48,9 +48,17 @@ class Endpoints:
 class BotProcess:
     """Start it, and every chat started on its Amazon Connect (or emulator) gets the bot."""
 
-    def __init__(self, config: BotConfig, plugin_manager: pluggy.PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        config: BotConfig,
+        plugin_manager: pluggy.PluginManager | None = None,
+        *,
+        connection_settings: ConnectionSettings | None = None,
+    ) -> None:
+        """`connection_settings` (heartbeat, rotation, reconnect backoff) are not in bot.yaml; tests pass faster ones."""
         self.config = config
         self.plugin_manager = plugin_manager or new_plugin_manager()
+        self.connection_settings = connection_settings or ConnectionSettings()
         self.emulator: Emulator | None = None
         self.endpoints: Endpoints | None = None
         self.manager: SessionManager | None = None
@@ -99,7 +107,7 @@ class BotProcess:
             settings=SessionSettings(
                 receipts=ReceiptSettings(receipts.enabled, receipts.delivered, receipts.read, receipts.throttle_seconds),
                 typing_throttle_seconds=self.config.typing.throttle_seconds,
-                connection=ConnectionSettings(),
+                connection=self.connection_settings,
             ),
             plugin_config=self.config.plugin_config,
             max_sessions=runtime.max_sessions,
