@@ -88,9 +88,15 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
     return app
 
 
+MAX_NESTING = 64
+
+
 async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if _nested_deeper_than(raw, MAX_NESTING):
+        raise IntakeError(f"body must be JSON nested at most {MAX_NESTING} deep")
     try:
-        body = json.loads(await request.read())
+        body = json.loads(raw)
     except (ValueError, RecursionError):
         raise IntakeError("body must be JSON") from None
     if not isinstance(body, dict):
@@ -115,3 +121,32 @@ def _string(body: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 4096:
         raise IntakeError(f"{key} must be a non-empty string")
     return value
+
+
+def _nested_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether JSON text opens more than `limit` arrays or objects at once, found without recursing.
+
+    json.loads recurses once per level: thousands of levels reach the recursion limit, and a garbage
+    collection that runs that deep makes unrelated finalizers fail. Bodies with few brackets skip the scan.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False

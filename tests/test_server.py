@@ -54,7 +54,8 @@ async def intake(manager: Any, ready: dict[str, bool] | None = None) -> AsyncIte
 BAD_FLOW_EVENTS = [
     pytest.param(b"not json", "body must be JSON", id="not-json"),
     pytest.param(b"\xff\xfe\x00", "body must be JSON", id="not-utf8"),
-    pytest.param(b"[" * 50_000 + b"]" * 50_000, "body must be JSON", id="nested-too-deep"),
+    pytest.param(b"[" * 50_000 + b"]" * 50_000, "body must be JSON nested at most 64 deep", id="nested-too-deep"),
+    pytest.param(b'{"a":' * 65 + b"1" + b"}" * 65, "body must be JSON nested at most 64 deep", id="nested-65"),
     pytest.param(b"[1, 2]", "body must be a JSON object", id="a-list"),
     pytest.param(b'"a string"', "body must be a JSON object", id="a-string"),
     pytest.param(b"{}", "Details.ContactData is missing", id="no-details"),
@@ -102,6 +103,16 @@ async def test_a_bad_participant_token_request_is_a_400_with_a_reason(body: dict
         assert reason in json.loads(text)["message"]
         assert "secret-token-value" not in text
     assert manager.joined == []
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    event = flow_event("c-1")
+    event["Details"]["ContactData"]["Attributes"] = {"menu": "[" * 5000 + '\\"{' * 100, "deep": [[[[1]]]]}
+    manager = StubManager()
+    async with intake(manager) as client:
+        answer = await client.post("/contact-flow", json=event)
+        assert answer.status == 200, await answer.text()
+    assert manager.joined == ["c-1"]
 
 
 async def test_health_is_503_before_ready_and_200_after_and_contacts_wait_for_it() -> None:
