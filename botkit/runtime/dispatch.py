@@ -51,7 +51,7 @@ class Dispatcher:
         for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
             try:
                 await self._call_one(hook_name, impl, arguments, session)
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # a plugin's sys.exit() must not stop every contact
                 await self._report(hook_name, impl, session, error, subject)
 
     async def _call_one(self, hook_name: str, impl: Any, arguments: Mapping[str, Any], session: Any) -> None:
@@ -92,7 +92,9 @@ class Dispatcher:
             time.monotonic() - started,
         )
 
-    async def _report(self, hook_name: str, impl: Any, session: Any, error: Exception, subject: Any) -> None:
+    async def _report(
+        self, hook_name: str, impl: Any, session: Any, error: Exception | SystemExit, subject: Any
+    ) -> None:
         if isinstance(error, HandlerTimeout):
             log.error("contact %s: %s", getattr(session, "contact_id", "?"), error)
         else:

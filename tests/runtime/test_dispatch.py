@@ -153,6 +153,38 @@ async def test_a_plain_function_raising_is_isolated_too(dispatchers: list[Dispat
     assert [(type(e), ev) for _, e, ev in sink.errors] == [(KeyError, None)]
 
 
+@pytest.mark.parametrize("kind", ["async", "plain"])
+async def test_a_plugin_calling_sys_exit_fails_alone_instead_of_stopping_the_process(
+    kind: str, dispatchers: list[Dispatcher]
+) -> None:
+    sink = ErrorSink()
+    answered: list[str] = []
+
+    if kind == "async":
+
+        class Quitter:
+            @hookimpl(tryfirst=True)
+            async def on_message(self) -> None:
+                raise SystemExit(3)
+
+    else:
+
+        class Quitter:  # type: ignore[no-redef]
+            @hookimpl(tryfirst=True)
+            def on_message(self) -> None:
+                raise SystemExit(3)
+
+    class Other:
+        @hookimpl
+        async def on_message(self) -> None:
+            answered.append("other")
+
+    dispatcher = make(dispatchers, ("quitter", Quitter()), ("other", Other()), ("sink", sink))
+    await dispatcher.call("on_message", FakeSession(), None, message=Message("x"))
+    assert answered == ["other"]
+    assert [type(e) for _, e, _ in sink.errors] == [SystemExit]
+
+
 async def test_an_on_error_that_raises_is_only_logged(
     dispatchers: list[Dispatcher], caplog: pytest.LogCaptureFixture
 ) -> None:
