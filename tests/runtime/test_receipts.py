@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import types
 from typing import Any
 
 from botkit import hookimpl
@@ -264,3 +265,18 @@ async def test_a_receipt_pending_when_a_third_participant_arrives_is_dropped() -
         assert sent.ids() == ["m1", "m4"]
     finally:
         receipts.cancel()
+
+
+def test_typing_goes_out_on_the_leading_edge_then_once_per_window(monkeypatch: Any) -> None:
+    from botkit.runtime import policies
+
+    now = {"t": 1000.0}
+    monkeypatch.setattr(policies, "time", types.SimpleNamespace(monotonic=lambda: now["t"]))  # this module's clock only
+    throttle = policies.TypingThrottle(10.0)
+    assert throttle.allow()
+    now["t"] += 9.9
+    assert not throttle.allow()
+    now["t"] += 0.1
+    assert throttle.allow()
+    assert not throttle.allow()
+    assert policies.TypingThrottle(0).allow() and policies.TypingThrottle(0).allow()
