@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +20,26 @@ from botkit.connect.models import Item
 
 log = logging.getLogger(__name__)
 
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
+class _HideQueries(logging.Filter):
+    """The websockets library logs its handshake request line at DEBUG; on AWS the URL's query is a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _QUERY.sub("?****", str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(_QUERY.sub("?****", arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+_wire_log = logging.getLogger(f"{__name__}.wire")
+_wire_log.addFilter(_HideQueries())
+
 CHAT_TOPIC = "aws/chat"
 _SUBSCRIBE = json.dumps({"topic": "aws/subscribe", "content": {"topics": [CHAT_TOPIC]}})
 _HEARTBEAT = json.dumps({"topic": "aws/heartbeat"})
+HEARTBEAT_UNANSWERED = "heartbeat unanswered"
 
 
 class SocketFailure(Exception):
@@ -53,6 +71,7 @@ class ChatSocket:
         subscribe_timeout: float = 1.0,
         subscribe_attempts: int = 3,
         open_timeout: float = 10.0,
+        close_timeout: float = 2.0,
     ) -> ChatSocket:
         try:
             connection = await connect(
@@ -60,9 +79,11 @@ class ChatSocket:
                 compression=None,
                 ping_interval=None,
                 open_timeout=open_timeout,
+                close_timeout=close_timeout,
                 max_size=1 << 20,
                 max_queue=64,
                 user_agent_header=None,
+                logger=_wire_log,
             )
         except InvalidHandshake as error:
             raise SocketFailure(f"handshake refused: {type(error).__name__}") from None
@@ -104,7 +125,11 @@ class ChatSocket:
             done, _ = await asyncio.wait({heartbeat, reader}, return_when=asyncio.FIRST_COMPLETED)
             for task in (heartbeat, reader):
                 task.cancel()
-            return next(iter(done)).result()
+            reason = next(iter(done)).result()
+            if reason == HEARTBEAT_UNANSWERED:
+                # A silent peer will not answer a closing handshake either: don't wait for one.
+                self._connection.transport.abort()
+            return reason
         finally:
             heartbeat.cancel()
             await self._connection.close()
@@ -140,7 +165,7 @@ class ChatSocket:
                 return "closed while sending a heartbeat"
             await asyncio.sleep(self._heartbeat_interval)
             if not self._heartbeat_answered:
-                return "heartbeat unanswered"
+                return HEARTBEAT_UNANSWERED
 
     async def close(self) -> None:
         await self._connection.close()
