@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import websockets
+import yaml
 
 from botkit.bot import BotProcess
 from botkit.config import parse_config
@@ -30,12 +31,27 @@ runtime: {handler_timeout: 5, slow_handler_seconds: 1}
 async def running_bot(
     plugins: Iterable[object], extra_yaml: str = "", *, connection: ConnectionSettings | None = None
 ) -> AsyncIterator[BotProcess]:
-    """A bot process with an embedded emulator on free ports and the given plugin objects."""
+    """A bot process with an embedded emulator on free ports and the given plugin objects.
+
+    `extra_yaml` is merged over the base config; `connection` (heartbeat, backoff) is not in bot.yaml.
+    """
     manager = new_plugin_manager()
     for number, plugin in enumerate(plugins):
         manager.register(plugin, name=f"test-plugin-{number}")
-    async with BotProcess(parse_config(BASE_YAML + extra_yaml), manager, connection_settings=connection) as bot:
+    config = parse_config(yaml.safe_dump(_merged(yaml.safe_load(BASE_YAML), yaml.safe_load(extra_yaml) or {})))
+    async with BotProcess(config, manager, connection_settings=connection) as bot:
         yield bot
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`, section by section, so extra_yaml may add to a section the base sets."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 class Customer:
