@@ -1,0 +1,908 @@
+"""Load generator for botkit: an emulator and a bot in their own processes, N customers, measured.
+
+    .venv/bin/python benchmarks/loadgen.py idle    -n 300 --steps 3
+    .venv/bin/python benchmarks/loadgen.py steady  -n 100 --rate 50,100,200 --duration 10
+    .venv/bin/python benchmarks/loadgen.py burst   -n 300 --rounds 3
+    .venv/bin/python benchmarks/loadgen.py plugins -n 100 --rate 100 --duration 10
+    add --bot botkit,minimal,threaded (or --bot all) to run the same load against the baselines
+
+Each run starts a fresh `botkit emulator --port 0` and a fresh bot (botkit serve, or a
+baseline from benchmarks/baselines/), pinned by default: the bot alone on CPU 1, the
+emulator and this load generator on CPU 0 (see --pin). Customers start chats with
+StartChatContact and take CONNECTION_CREDENTIALS only (no customer sockets); they send
+with SendMessage. Reply latency is measured on the service side: the reply item's
+AbsoluteTime minus the customer message's (milliseconds, read back with GetTranscript),
+i.e. emulator → bot websocket → handler → SendMessage back at the emulator.
+Bot CPU is utime+stime from /proc/<pid>/stat; memory is VmRSS / VmHWM from /proc/<pid>/status.
+
+Prints a table and writes JSON to benchmarks/results/. Every run is bounded (--max-seconds)
+and every child process is stopped at the end, on failure and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from procs import Proc, ProcError, git_revision, install_cleanup, machine, stop_all
+
+RESULTS = BENCH / "results"
+PYTHON = sys.executable
+BOTKIT = str(Path(sys.executable).with_name("botkit"))
+JOINED = "application/vnd.amazonaws.connect.event.participant.joined"
+
+BOTS = ("botkit", "minimal", "threaded")
+PLUGINS: dict[str, tuple[Path, str, dict[str, Any]]] = {
+    "echo": (ROOT / "plugins" / "echo.py", "echo", {}),
+    "async50": (BENCH / "plugins" / "async_sleep.py", "async_sleep", {"delay_ms": 50}),
+    "sync0": (BENCH / "plugins" / "sync_echo.py", "sync_echo", {"block_ms": 0}),
+    "sync50": (BENCH / "plugins" / "sync_echo.py", "sync_echo", {"block_ms": 50}),
+}
+PREFIX = "echo: "
+CPUS = frozenset(os.sched_getaffinity(0))  # before this process pins itself
+
+
+class BenchError(RuntimeError):
+    """The run could not be measured; the message says why."""
+
+
+# Processes -------------------------------------------------------------------------------
+
+
+@dataclass
+class Pinning:
+    emulator: frozenset[int] | None
+    bot: frozenset[int] | None
+    loadgen: frozenset[int] | None
+
+    @classmethod
+    def parse(cls, text: str) -> Pinning:
+        if text in ("none", "off", ""):
+            return cls(None, None, None)
+        available = CPUS
+        chosen: dict[str, frozenset[int]] = {}
+        for part in text.split(","):
+            name, _, cpus = part.partition("=")
+            if name not in ("emulator", "bot", "loadgen") or not cpus:
+                raise SystemExit(f"--pin: expected emulator=0,bot=1,loadgen=0, got {part!r}")
+            wanted = frozenset(int(c) for c in cpus.split("+"))
+            if not wanted <= available:
+                raise SystemExit(f"--pin: CPUs {sorted(wanted - available)} are not available (have {sorted(available)})")
+            chosen[name] = wanted
+        return cls(chosen.get("emulator"), chosen.get("bot"), chosen.get("loadgen"))
+
+    def describe(self) -> dict[str, Any]:
+        return {k: sorted(v) if v else "any" for k, v in vars(self).items()}
+
+
+def default_pinning() -> str:
+    if len(CPUS) < 2:
+        return "none"
+    first, second = sorted(CPUS)[:2]
+    return f"emulator={first},loadgen={first},bot={second}"
+
+
+@dataclass
+class Stack:
+    """One emulator and one bot, started fresh for a run."""
+
+    bot_kind: str
+    plugin: str
+    pinning: Pinning
+    log_dir: Path
+    receipts: bool = False
+    profile: bool = False
+    emulator: Proc | None = None
+    bot: Proc | None = None
+    endpoint: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.emulator = Proc(
+            "emulator",
+            [BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0"],
+            ready_prefix="emulator:",
+            log_dir=self.log_dir,
+            cpus=self.pinning.emulator,
+        )
+        self.endpoint = self.emulator.start()
+        argv = self._bot_argv()
+        if self.profile:
+            # cProfile sees only the main thread: fine for the asyncio bots, useless for `threaded`.
+            argv = [PYTHON, "-m", "cProfile", "-o", str(self.profile_path), *argv[1 if argv[0] == PYTHON else 0 :]]
+        self.bot = Proc(
+            f"bot-{self.bot_kind}",
+            argv,
+            ready_prefix="bot:",
+            log_dir=self.log_dir,
+            cpus=self.pinning.bot,
+            cwd=ROOT,
+        )
+        self.bot.start(timeout=30)
+
+    def _bot_argv(self) -> list[str]:
+        if self.bot_kind == "minimal":
+            return [PYTHON, str(BENCH / "baselines" / "minimal_bot.py"), "--endpoint", self.endpoint, "--prefix", PREFIX]
+        if self.bot_kind == "threaded":
+            return [PYTHON, str(BENCH / "baselines" / "threaded_bot.py"), "--endpoint", self.endpoint, "--prefix", PREFIX]
+        path, name, config = PLUGINS[self.plugin]
+        bot_yaml = {
+            "connect": {"endpoint": self.endpoint},
+            "server": {"host": "127.0.0.1", "port": 0},
+            "plugins": [str(path)],
+            "plugin_config": {name: {"prefix": PREFIX, **config}},
+            "receipts": {"enabled": self.receipts},
+            "runtime": {"max_sessions": 100_000},
+            "logging": {"level": "WARNING"},
+        }
+        config_path = self.log_dir / "bot.yaml"
+        config_path.write_text(json.dumps(bot_yaml, indent=2))  # JSON is YAML
+        return [BOTKIT, "serve", str(config_path)]
+
+    @property
+    def profile_path(self) -> Path:
+        return self.log_dir / "bot.prof"
+
+    def stop(self) -> None:
+        for proc in (self.bot, self.emulator):
+            if proc is not None:
+                proc.stop(grace=15.0 if self.profile else 5.0)
+        if self.profile and self.profile_path.exists():
+            import pstats
+
+            text = self.log_dir / "bot-profile.txt"
+            with text.open("w") as out:
+                stats = pstats.Stats(str(self.profile_path), stream=out)
+                stats.sort_stats("tottime").print_stats(40)
+                stats.sort_stats("cumulative").print_stats(40)
+            print(f"   profile of the bot: {text} (raw: {self.profile_path})", flush=True)
+
+    def check(self) -> None:
+        for proc in (self.emulator, self.bot):
+            if proc is not None:
+                proc.check_alive()
+
+
+# The customers ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Customer:
+    index: int
+    contact_id: str
+    connection_token: str
+    started: float  # wall clock, seconds
+
+
+@dataclass
+class Counters:
+    start_errors: int = 0
+    send_errors: int = 0
+    send_ok: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    send_seconds: list[float] = field(default_factory=list)
+
+    def error(self, kind: str) -> None:
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+
+class Driver:
+    """The customers' side, over plain HTTP (no signing: the emulator accepts any or none)."""
+
+    def __init__(self, endpoint: str, concurrency: int) -> None:
+        self.endpoint = endpoint
+        self.concurrency = concurrency
+        self.http: aiohttp.ClientSession | None = None
+        self.info: dict[str, Any] = {}
+        self.counters = Counters()
+
+    async def __aenter__(self) -> Driver:  # noqa: PYI034
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency, force_close=False),
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
+        async with self.http.get(self.endpoint + "/emulator/info") as answer:
+            self.info = await answer.json()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.http is not None:
+            await self.http.close()
+
+    async def _call(self, method: str, path: str, body: dict[str, Any], bearer: str | None = None) -> dict[str, Any]:
+        assert self.http is not None
+        headers = {"X-Amz-Bearer": bearer} if bearer else None
+        async with self.http.request(method, self.endpoint + path, json=body, headers=headers) as answer:
+            data = await answer.json(content_type=None)
+            if answer.status >= 300:
+                kind = answer.headers.get("x-amzn-ErrorType", "") or str(answer.status)
+                raise BenchError(f"{path}: HTTP {answer.status} {kind}")
+            return data
+
+    async def start_customer(self, index: int) -> Customer | None:
+        started = time.time()
+        try:
+            chat = await self._call(
+                "PUT",
+                "/contact/chat",
+                {
+                    "InstanceId": self.info["instanceId"],
+                    "ContactFlowId": self.info["contactFlowId"],
+                    "ParticipantDetails": {"DisplayName": f"Customer {index}"},
+                },
+            )
+            connection = await self._call(
+                "POST", "/participant/connection", {"Type": ["CONNECTION_CREDENTIALS"]}, bearer=chat["ParticipantToken"]
+            )
+        except (TimeoutError, BenchError, aiohttp.ClientError) as error:
+            self.counters.start_errors += 1
+            self.counters.error(f"start: {error}"[:120])
+            return None
+        return Customer(index, chat["ContactId"], connection["ConnectionCredentials"]["ConnectionToken"], started)
+
+    async def start_customers(self, first: int, count: int) -> list[Customer]:
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(index: int) -> Customer | None:
+            async with gate:
+                return await self.start_customer(index)
+
+        started = await asyncio.gather(*(one(first + i) for i in range(count)))
+        return [c for c in started if c is not None]
+
+    async def send(self, customer: Customer, content: str) -> None:
+        began = time.perf_counter()
+        try:
+            await self._call(
+                "POST",
+                "/participant/message",
+                {"ContentType": "text/plain", "Content": content},
+                bearer=customer.connection_token,
+            )
+        except (TimeoutError, BenchError, aiohttp.ClientError) as error:
+            self.counters.send_errors += 1
+            self.counters.error(f"send: {error}"[:120])
+            return
+        self.counters.send_ok += 1
+        self.counters.send_seconds.append(time.perf_counter() - began)
+
+    async def contacts(self) -> list[dict[str, Any]]:
+        assert self.http is not None
+        async with self.http.get(self.endpoint + "/emulator/contacts") as answer:
+            return (await answer.json())["Contacts"]
+
+    async def bots_up(self, wanted: set[str]) -> int:
+        """How many of `wanted` contacts have a CUSTOM_BOT participant holding a websocket."""
+        count = 0
+        for contact in await self.contacts():
+            if contact["ContactId"] in wanted and any(
+                p["ParticipantRole"] == "CUSTOM_BOT" and p["Sockets"] > 0 for p in contact["Participants"]
+            ):
+                count += 1
+        return count
+
+    async def item_count(self, wanted: set[str]) -> int:
+        return sum(c["ItemCount"] for c in await self.contacts() if c["ContactId"] in wanted)
+
+    async def transcript(self, customer: Customer, limit: int | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        body: dict[str, Any] = {"ScanDirection": "FORWARD", "SortOrder": "ASCENDING", "MaxResults": 100}
+        while True:
+            page = await self._call("POST", "/participant/transcript", body, bearer=customer.connection_token)
+            items.extend(page.get("Transcript", []))
+            token = page.get("NextToken")
+            if not token or (limit is not None and len(items) >= limit):
+                return items
+            body = {**body, "NextToken": token}
+
+    async def transcripts(self, customers: Sequence[Customer], limit: int | None = None) -> dict[str, list[dict[str, Any]]]:
+        gate = asyncio.Semaphore(min(self.concurrency, 32))
+        found: dict[str, list[dict[str, Any]]] = {}
+
+        async def one(customer: Customer) -> None:
+            async with gate:
+                try:
+                    found[customer.contact_id] = await self.transcript(customer, limit)
+                except (TimeoutError, BenchError, aiohttp.ClientError) as error:
+                    self.counters.error(f"transcript: {error}"[:120])
+
+        await asyncio.gather(*(one(c) for c in customers))
+        return found
+
+
+# Measuring -------------------------------------------------------------------------------
+
+
+def wire_ms(text: str) -> int:
+    """`2026-11-23T19:22:07.123Z` → milliseconds since the epoch."""
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    return {
+        "n": len(ordered),
+        "p50": at(0.50),
+        "p95": at(0.95),
+        "p99": at(0.99),
+        "max": ordered[-1],
+        "mean": round(statistics.fmean(ordered), 2),
+    }
+
+
+def replies_by_phase(transcripts: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Match each customer message (`<phase>.<contact>.<seq>`) with the bot reply ending in the same text."""
+    phases: dict[str, dict[str, Any]] = {}
+    for items in transcripts.values():
+        asked: dict[str, int] = {}
+        answered: dict[str, int] = {}
+        for item in items:
+            if item.get("Type") != "MESSAGE":
+                continue
+            content = item.get("Content", "")
+            if item.get("ParticipantRole") == "CUSTOMER":
+                asked[content] = wire_ms(item["AbsoluteTime"])
+            elif item.get("ParticipantRole") == "CUSTOM_BOT":
+                answered.setdefault(content.rsplit(" ", 1)[-1], wire_ms(item["AbsoluteTime"]))
+        for content, sent_ms in asked.items():
+            phase = phases.setdefault(
+                content.split(".", 1)[0], {"latencies": [], "missing": 0, "first_ms": None, "last_ms": None}
+            )
+            reply_ms = answered.get(content)
+            if reply_ms is None:
+                phase["missing"] += 1
+                continue
+            phase["latencies"].append(reply_ms - sent_ms)
+            phase["first_ms"] = sent_ms if phase["first_ms"] is None else min(phase["first_ms"], sent_ms)
+            phase["last_ms"] = reply_ms if phase["last_ms"] is None else max(phase["last_ms"], reply_ms)
+    return phases
+
+
+def join_latencies(transcripts: dict[str, list[dict[str, Any]]]) -> list[int]:
+    """Per contact: the bot's participant.joined minus the customer's (both service timestamps, ms)."""
+    found = []
+    for items in transcripts.values():
+        joined = {i.get("ParticipantRole"): wire_ms(i["AbsoluteTime"]) for i in items if i.get("ContentType") == JOINED}
+        if "CUSTOMER" in joined and "CUSTOM_BOT" in joined:
+            found.append(joined["CUSTOM_BOT"] - joined["CUSTOMER"])
+    return found
+
+
+class Run:
+    """One stack under one load; holds what was measured."""
+
+    def __init__(self, args: argparse.Namespace, bot_kind: str, plugin: str, log_dir: Path) -> None:
+        self.args = args
+        self.label = bot_kind if bot_kind != "botkit" else f"botkit/{plugin}" + ("+receipts" if args.receipts else "")
+        self.stack = Stack(bot_kind, plugin, args.pinning, log_dir, receipts=args.receipts, profile=args.profile)
+        self.result: dict[str, Any] = {"bot": bot_kind, "plugin": plugin if bot_kind == "botkit" else "echo (built in)"}
+        self.customers: list[Customer] = []
+        self.driver: Driver | None = None
+
+    @property
+    def bot(self) -> Proc:
+        assert self.stack.bot is not None
+        return self.stack.bot
+
+    def sample(self) -> dict[str, Any]:
+        """CPU seconds of the three processes and the bot's memory, now."""
+        assert self.stack.emulator is not None
+        return {
+            "bot_cpu": self.bot.cpu_seconds(),
+            "emulator_cpu": self.stack.emulator.cpu_seconds(),
+            "loadgen_cpu": sum(os.times()[:2]),
+            "wall": time.monotonic(),
+            **self.bot.memory(),
+        }
+
+    async def bring_up(self, count: int, timeout: float) -> dict[str, Any]:
+        """Start `count` more chats and wait until the bot holds a websocket in each."""
+        assert self.driver is not None
+        began = time.monotonic()
+        fresh = await self.driver.start_customers(len(self.customers), count)
+        started_in = time.monotonic() - began
+        self.customers.extend(fresh)
+        wanted = {c.contact_id for c in fresh}
+        interval = max(0.1, len(self.customers) / 5000)
+        up = 0
+        while time.monotonic() - began < timeout:
+            self.stack.check()
+            up = await self.driver.bots_up(wanted)
+            if up >= len(wanted):
+                break
+            await asyncio.sleep(interval)
+        elapsed = time.monotonic() - began
+        return {
+            "requested": count,
+            "started": len(fresh),
+            "bots_up": up,
+            "start_seconds": round(started_in, 3),
+            "all_up_seconds": round(elapsed, 3) if up >= len(wanted) else None,
+            "sessions_per_second": round(up / elapsed, 1) if elapsed > 0 else None,
+        }
+
+    async def drain(self, expected_items: int, timeout: float) -> tuple[int, float]:
+        """Wait until the contacts hold `expected_items` items (every message answered) or `timeout` passes."""
+        assert self.driver is not None
+        wanted = {c.contact_id for c in self.customers}
+        began = time.monotonic()
+        count = 0
+        interval = max(0.1, len(wanted) / 5000)  # each poll lists every contact: keep its cost small
+        while time.monotonic() - began < timeout:
+            self.stack.check()
+            count = await self.driver.item_count(wanted)
+            if count >= expected_items:
+                break
+            await asyncio.sleep(interval)
+        return count, time.monotonic() - began
+
+
+def cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+    wall = after["wall"] - before["wall"]
+    return {
+        f"{name}_cpu_percent": round(100 * (after[f"{name}_cpu"] - before[f"{name}_cpu"]) / wall, 1) if wall > 0 else 0.0
+        for name in ("bot", "emulator", "loadgen")
+    }
+
+
+# Scenarios -------------------------------------------------------------------------------
+
+
+async def scenario_idle(run: Run) -> None:
+    """N sessions doing nothing but heartbeats: time to bring them up, memory per session, idle CPU."""
+    args = run.args
+    assert run.driver is not None
+    base = run.sample()
+    run.result["bot_rss_kib_before"] = base["rss_kib"]
+    steps = max(1, args.steps)
+    sizes = [args.sessions * (i + 1) // steps - args.sessions * i // steps for i in range(steps)]
+    points = [{"sessions": 0, "rss_kib": base["rss_kib"], "threads": base.get("threads")}]
+    ups = []
+    for size in sizes:
+        up = await run.bring_up(size, args.up_timeout)
+        ups.append(up)
+        if up["all_up_seconds"] is None:
+            raise BenchError(f"only {up['bots_up']} of {up['started']} sessions came up within {args.up_timeout} s")
+        await asyncio.sleep(args.settle)
+        now = run.sample()
+        points.append({"sessions": len(run.customers), "rss_kib": now["rss_kib"], "threads": now.get("threads")})
+    before_idle = run.sample()
+    await asyncio.sleep(args.idle)
+    after_idle = run.sample()
+    n = len(run.customers)
+    run.result["bring_up"] = ups
+    run.result["sessions"] = n
+    run.result["all_up_seconds"] = round(sum(u["all_up_seconds"] for u in ups), 3)
+    run.result["memory_points"] = points
+    run.result["bot_rss_kib"] = after_idle["rss_kib"]
+    run.result["bot_peak_rss_kib"] = after_idle["hwm_kib"]
+    run.result["bot_threads"] = after_idle.get("threads")
+    run.result["rss_per_session_kib"] = round((after_idle["rss_kib"] - base["rss_kib"]) / n, 2) if n else None
+    if len(points) >= 3:
+        xs = [p["sessions"] for p in points[1:]]
+        ys = [p["rss_kib"] for p in points[1:]]
+        run.result["rss_slope_kib_per_session"] = round(statistics.linear_regression(xs, ys).slope, 2)
+    idle_cpu = after_idle["bot_cpu"] - before_idle["bot_cpu"]
+    idle_wall = after_idle["wall"] - before_idle["wall"]
+    run.result["idle_seconds"] = round(idle_wall, 1)
+    run.result["idle_bot_cpu_percent"] = round(100 * idle_cpu / idle_wall, 2)
+    run.result["idle_bot_cpu_us_per_session_second"] = round(1e6 * idle_cpu / idle_wall / n, 2) if n else None
+    transcripts = await run.driver.transcripts(run.customers, limit=10)
+    run.result["join_ms"] = percentiles(join_latencies(transcripts))
+
+
+async def _phase(run: Run, name: str, send: Callable[[], Awaitable[None]], expected_items: int) -> dict[str, Any]:
+    """Send (as `send` does), wait for every reply, and measure the CPU spent meanwhile."""
+    assert run.driver is not None
+    counters = run.driver.counters
+    ok_before, errors_before = counters.send_ok, counters.send_errors
+    counters.send_seconds = []
+    before = run.sample()
+    await send()
+    sent_at = run.sample()
+    sent_ok = counters.send_ok - ok_before
+    items, drain_seconds = await run.drain(expected_items + 2 * sent_ok, run.args.drain_timeout)
+    after = run.sample()
+    bot_cpu = after["bot_cpu"] - before["bot_cpu"]
+    return {
+        "phase": name,
+        "sent": sent_ok,
+        "send_errors": counters.send_errors - errors_before,
+        "send_seconds": round(sent_at["wall"] - before["wall"], 3),
+        "sent_per_second": round(sent_ok / (sent_at["wall"] - before["wall"]), 1),
+        "drain_seconds": round(drain_seconds, 2),
+        "items_after": items,
+        "bot_cpu_seconds": round(bot_cpu, 3),
+        "bot_cpu_us_per_message": round(1e6 * bot_cpu / sent_ok, 1) if sent_ok else None,
+        "bot_rss_kib": after["rss_kib"],
+        "send_ms": percentiles([round(s * 1000, 2) for s in counters.send_seconds]),
+        **cpu_delta(before, after),
+    }
+
+
+async def _items_now(run: Run) -> int:
+    assert run.driver is not None
+    return await run.driver.item_count({c.contact_id for c in run.customers})
+
+
+def _finish_phases(run: Run, phases: list[dict[str, Any]], transcripts: dict[str, list[dict[str, Any]]]) -> None:
+    matched = replies_by_phase(transcripts)
+    for phase in phases:
+        found = matched.get(phase["phase"], {"latencies": [], "first_ms": None, "last_ms": None})
+        phase["replies"] = len(found["latencies"])
+        phase["missing_replies"] = phase["sent"] - phase["replies"]
+        phase["latency_ms"] = percentiles(found["latencies"])
+        span = (found["last_ms"] - found["first_ms"]) / 1000 if found["first_ms"] is not None else 0
+        phase["reply_span_seconds"] = round(span, 3)
+        phase["throughput_per_second"] = round(phase["replies"] / span, 1) if span > 0 else None
+    run.result["phases"] = phases
+    run.result["join_ms"] = percentiles(join_latencies(transcripts))
+
+
+async def _up_for_messages(run: Run) -> None:
+    up = await run.bring_up(run.args.sessions, run.args.up_timeout)
+    run.result["bring_up"] = [up]
+    run.result["sessions"] = len(run.customers)
+    run.result["all_up_seconds"] = up["all_up_seconds"]
+    if up["all_up_seconds"] is None:
+        raise BenchError(f"only {up['bots_up']} of {up['started']} sessions came up within {run.args.up_timeout} s")
+    await asyncio.sleep(run.args.settle)
+    run.result["bot_rss_kib_idle"] = run.bot.memory()["rss_kib"]
+
+
+async def scenario_steady(run: Run) -> None:
+    """N sessions; customers take turns so that R messages a second go out in all (open loop)."""
+    args = run.args
+    assert run.driver is not None
+    driver = run.driver
+    await _up_for_messages(run)
+    phases: list[dict[str, Any]] = []
+    run.result["phases"] = phases  # kept as they finish, so a run cut short still shows them
+    for number, rate in enumerate(args.rate):
+        total = max(1, int(rate * args.duration))
+        tag = f"r{number}"
+
+        async def send(rate: float = rate, total: int = total, tag: str = tag) -> None:
+            gate = asyncio.Semaphore(args.concurrency * 4)
+            tasks: list[asyncio.Task[None]] = []
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            for i in range(total):
+                delay = began + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await gate.acquire()
+                customer = run.customers[i % len(run.customers)]
+                task = loop.create_task(driver.send(customer, f"{tag}.{customer.index}.{i}"))
+                task.add_done_callback(lambda _: gate.release())
+                tasks.append(task)
+            await asyncio.gather(*tasks)
+
+        phase = await _phase(run, tag, send, await _items_now(run))
+        phase["offered_per_second"] = rate
+        phase["per_customer_interval_seconds"] = round(len(run.customers) / rate, 2)
+        phases.append(phase)
+    _finish_phases(run, phases, await driver.transcripts(run.customers))
+
+
+async def scenario_burst(run: Run) -> None:
+    """All N customers send one message at once; as many rounds as asked, each drained before the next."""
+    args = run.args
+    assert run.driver is not None
+    driver = run.driver
+    await _up_for_messages(run)
+    phases: list[dict[str, Any]] = []
+    run.result["phases"] = phases
+    for number in range(args.rounds):
+        tag = f"b{number}"
+
+        async def send(tag: str = tag) -> None:
+            await asyncio.gather(*(driver.send(c, f"{tag}.{c.index}.0") for c in run.customers))
+
+        phases.append(await _phase(run, tag, send, await _items_now(run)))
+    _finish_phases(run, phases, await driver.transcripts(run.customers))
+
+
+SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
+    "idle": scenario_idle,
+    "steady": scenario_steady,
+    "burst": scenario_burst,
+}
+
+
+async def execute(run: Run, scenario: str) -> None:
+    args = run.args
+    pin = run.stack.pinning
+    if pin.loadgen:
+        os.sched_setaffinity(0, pin.loadgen)
+    await asyncio.to_thread(run.stack.start)
+    run.result["pinning"] = pin.describe()
+    run.result["pids"] = {"emulator": run.stack.emulator.pid, "bot": run.bot.pid}  # type: ignore[union-attr]
+    async with Driver(run.stack.endpoint, args.concurrency) as driver:
+        run.driver = driver
+        began = time.monotonic()
+        try:
+            async with asyncio.timeout(args.max_seconds):
+                await SCENARIOS[scenario](run)
+        except TimeoutError:
+            raise BenchError(f"the run passed its limit of {args.max_seconds} s (--max-seconds)") from None
+        finally:
+            run.result["run_seconds"] = round(time.monotonic() - began, 1)
+            counters = driver.counters
+            run.result["errors"] = {
+                "start": counters.start_errors,
+                "send": counters.send_errors,
+                "kinds": counters.error_kinds,
+            }
+    final = run.bot.memory()
+    run.result["bot_peak_rss_kib"] = final["hwm_kib"]
+    run.result["bot_log_problems"] = log_problems(run.bot.stderr_path)
+    run.result.setdefault("bot_threads", final.get("threads"))
+    run.stack.check()
+
+
+def log_problems(path: Path) -> int:
+    """Lines of the bot's stderr that report a problem (botkit logs at WARNING and up here)."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return 0
+    return sum(1 for line in lines if any(word in line for word in ("ERROR", "WARNING", "Traceback", "contact ")))
+
+
+# Reporting -------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}".rstrip("0").rstrip(".") if value else "0"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = [("sessions", result.get("sessions"))]
+    rows.append(("time to bring all up (s)", result.get("all_up_seconds")))
+    ups = result.get("bring_up") or []
+    if ups:
+        rows.append(("sessions up per second", ups[-1].get("sessions_per_second")))
+    join = result.get("join_ms") or {}
+    rows += [("join p50 / p99 (ms)", f"{_fmt(join.get('p50'))} / {_fmt(join.get('p99'))}")]
+    if scenario == "idle":
+        rows += [
+            ("bot RSS before (KiB)", result.get("bot_rss_kib_before")),
+            ("bot RSS with N idle (KiB)", result.get("bot_rss_kib")),
+            ("RSS per idle session (KiB)", result.get("rss_per_session_kib")),
+            ("RSS slope (KiB/session)", result.get("rss_slope_kib_per_session")),
+            ("bot peak RSS (KiB)", result.get("bot_peak_rss_kib")),
+            ("bot threads", result.get("bot_threads")),
+            ("idle bot CPU (%)", result.get("idle_bot_cpu_percent")),
+            ("idle CPU µs/session/s", result.get("idle_bot_cpu_us_per_session_second")),
+        ]
+    for phase in result.get("phases") or []:
+        lat = phase.get("latency_ms") or {}
+        name = phase["phase"]
+        if "offered_per_second" in phase:
+            rows.append((f"[{name}] offered / sent msg/s", f"{_fmt(phase['offered_per_second'])} / {_fmt(phase['sent_per_second'])}"))
+        rows += [
+            (f"[{name}] messages sent", phase.get("sent")),
+            (f"[{name}] reply throughput (msg/s)", phase.get("throughput_per_second")),
+            (f"[{name}] latency p50/p95/p99 (ms)", f"{_fmt(lat.get('p50'))} / {_fmt(lat.get('p95'))} / {_fmt(lat.get('p99'))}"),
+            (f"[{name}] latency max (ms)", lat.get("max")),
+            (f"[{name}] errors / missing replies", f"{phase.get('send_errors')} / {phase.get('missing_replies')}"),
+            (f"[{name}] bot CPU µs/message", phase.get("bot_cpu_us_per_message")),
+            (f"[{name}] ⇒ msg/s per bot core", round(1e6 / phase["bot_cpu_us_per_message"]) if phase.get("bot_cpu_us_per_message") else None),
+            (f"[{name}] CPU % bot/emulator/loadgen", f"{_fmt(phase.get('bot_cpu_percent'))} / {_fmt(phase.get('emulator_cpu_percent'))} / {_fmt(phase.get('loadgen_cpu_percent'))}"),
+        ]
+    if scenario != "idle":
+        rows.append(("bot RSS idle (KiB)", result.get("bot_rss_kib_idle")))
+        rows.append(("bot peak RSS (KiB)", result.get("bot_peak_rss_kib")))
+        rows.append(("bot threads", result.get("bot_threads")))
+    errors = result.get("errors") or {}
+    rows.append(("start / send errors", f"{errors.get('start', 0)} / {errors.get('send', 0)}"))
+    rows.append(("bot log warnings/errors", result.get("bot_log_problems")))
+    if result.get("failed"):
+        rows.append(("FAILED", result["failed"][:40]))
+    return rows
+
+
+def print_table(results: list[dict[str, Any]], scenario: str) -> None:
+    labels = [r["label"] for r in results]
+    columns = [dict(rows_for(r, scenario)) for r in results]
+    keys: list[str] = []
+    for r in results:
+        for key, _ in rows_for(r, scenario):
+            if key not in keys:
+                keys.append(key)
+    width = max(len(k) for k in keys) + 2
+    cells = [[_fmt(col.get(k)) for col in columns] for k in keys]
+    widths = [max(len(labels[i]), *(len(row[i]) for row in cells)) + 2 for i in range(len(labels))]
+    print()
+    print("".ljust(width) + "".join(label.rjust(w) for label, w in zip(labels, widths)))
+    for key, row in zip(keys, cells):
+        print(key.ljust(width) + "".join(cell.rjust(w) for cell, w in zip(row, widths)))
+    ratios = ratio_lines(results, scenario)
+    if ratios:
+        print()
+        for line in ratios:
+            print(line)
+
+
+def headline(result: dict[str, Any], scenario: str) -> dict[str, float | None]:
+    """The few figures the targets are about, for the ratio lines."""
+    phases = result.get("phases") or [{}]
+    last = phases[-1]
+    return {
+        "throughput": last.get("throughput_per_second"),
+        "p99_ms": (last.get("latency_ms") or {}).get("p99"),
+        "cpu_us_per_msg": last.get("bot_cpu_us_per_message"),
+        "rss_per_session_kib": result.get("rss_per_session_kib"),
+        "peak_rss_kib": result.get("bot_peak_rss_kib"),
+        "all_up_seconds": result.get("all_up_seconds"),
+    }
+
+
+def ratio_lines(results: list[dict[str, Any]], scenario: str) -> list[str]:
+    by_bot = {r["bot"]: r for r in results if not r.get("failed")}
+    ours = [r for r in results if r["bot"] == "botkit" and not r.get("failed")]
+    lines = []
+    for base_name in ("minimal", "threaded"):
+        base = by_bot.get(base_name)
+        if base is None:
+            continue
+        for mine in ours:
+            a, b = headline(mine, scenario), headline(base, scenario)
+            parts = []
+            for key, value in a.items():
+                if value is not None and b.get(key):
+                    parts.append(f"{key} ×{value / b[key]:.2f}")
+            if parts:
+                lines.append(f"{mine['label']} ÷ {base_name}: " + ", ".join(parts))
+    return lines
+
+
+# Command line ----------------------------------------------------------------------------
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError("rates are numbers separated by commas, e.g. 50,100,200") from None
+    if not rates or any(r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError("rates must be positive")
+    return rates
+
+
+def _choices(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        chosen = list(allowed) if text == "all" else [p for p in text.split(",") if p]
+        unknown = [c for c in chosen if c not in allowed]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)} or all")
+        return chosen
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="loadgen.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = top.add_subparsers(dest="scenario", required=True)
+
+    def common(sub: argparse.ArgumentParser, sessions: int) -> None:
+        sub.add_argument("-n", "--sessions", type=int, default=sessions, help=f"concurrent chats (default {sessions})")
+        sub.add_argument("--bot", type=_choices(BOTS), default=["botkit"], help="botkit, minimal, threaded, a list, or all")
+        sub.add_argument("--plugin", type=_choices(tuple(PLUGINS)), default=["echo"], help=f"botkit's plugin: {', '.join(PLUGINS)} (list or all)")
+        sub.add_argument("--pin", default=default_pinning(), help="CPU pinning, e.g. emulator=0,loadgen=0,bot=1 (default), or none")
+        sub.add_argument("--concurrency", type=int, default=64, help="HTTP connections the customers share (default 64)")
+        sub.add_argument("--up-timeout", type=float, default=60.0, help="seconds for N sessions to come up (default 60)")
+        sub.add_argument("--settle", type=float, default=1.0, help="pause after bring-up before measuring (default 1 s)")
+        sub.add_argument("--drain-timeout", type=float, default=20.0, help="seconds to wait for the last replies (default 20)")
+        sub.add_argument("--max-seconds", type=float, default=180.0, help="hard limit per run (default 180)")
+        sub.add_argument("--receipts", action="store_true", help="let botkit send delivered/read receipts (off by default: the baselines send none)")
+        sub.add_argument("--profile", action="store_true", help="run the bot under cProfile (slower!) and write the top functions to its log directory")
+        sub.add_argument("--out", type=Path, default=None, help="JSON file to write (default benchmarks/results/<scenario>-<time>.json)")
+
+    idle = commands.add_parser("idle", help="N sessions, heartbeats only: bring-up time, RSS per session, idle CPU")
+    common(idle, 300)
+    idle.add_argument("--steps", type=int, default=3, help="bring N up in this many batches, sampling RSS after each")
+    idle.add_argument("--idle", type=float, default=12.0, help="seconds to sit idle at N (default 12: a heartbeat cycle)")
+
+    steady = commands.add_parser("steady", help="N sessions, R messages/s in all (several rates: a sweep)")
+    common(steady, 100)
+    steady.add_argument("--rate", type=_rates, default=[50.0], help="aggregate messages/s, e.g. 50,100,200 (default 50)")
+    steady.add_argument("--duration", type=float, default=10.0, help="seconds per rate (default 10)")
+
+    burst = commands.add_parser("burst", help="all N customers send at once")
+    common(burst, 300)
+    burst.add_argument("--rounds", type=int, default=3, help="bursts, each drained before the next (default 3)")
+
+    plugins = commands.add_parser("plugins", help="botkit with echo, async 50 ms, sync 0 ms and sync 50 ms plugins (steady load)")
+    common(plugins, 100)
+    plugins.add_argument("--rate", type=_rates, default=[100.0], help="aggregate messages/s (default 100)")
+    plugins.add_argument("--duration", type=float, default=10.0, help="seconds per rate (default 10)")
+    plugins.set_defaults(plugin=list(PLUGINS))
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.pinning = Pinning.parse(args.pin)
+    install_cleanup()
+    scenario = "steady" if args.scenario == "plugins" else args.scenario
+    bots = ["botkit"] if args.scenario == "plugins" else args.bot
+    runs = [(bot, plugin) for bot in bots for plugin in (args.plugin if bot == "botkit" else ["echo"])]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or RESULTS / f"{args.scenario}-{stamp}.json"
+    report: dict[str, Any] = {
+        "scenario": args.scenario,
+        "argv": sys.argv,
+        "started": datetime.now().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "revision": git_revision(ROOT),
+        "runs": [],
+    }
+    failures = 0
+    try:
+        for bot_kind, plugin in runs:
+            log_dir = Path(tempfile.mkdtemp(prefix=f"bench-{bot_kind}-"))
+            run = Run(args, bot_kind, plugin, log_dir)
+            print(f"== {args.scenario}: {run.label}, N={args.sessions} (logs in {log_dir})", flush=True)
+            try:
+                asyncio.run(execute(run, scenario))
+            except (BenchError, ProcError, OSError, aiohttp.ClientError) as error:
+                failures += 1
+                run.result["failed"] = str(error)
+                print(f"   failed: {error}", file=sys.stderr, flush=True)
+            finally:
+                run.stack.stop()
+            run.result["label"] = run.label
+            run.result["logs"] = str(log_dir)
+            report["runs"].append(run.result)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping every child process", file=sys.stderr)
+        stop_all()
+        failures += 1
+        report["interrupted"] = True
+    finally:
+        stop_all()
+    report["finished"] = datetime.now().isoformat(timespec="seconds")
+    if report["runs"]:
+        print_table(report["runs"], scenario)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, default=str))
+        print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
