@@ -129,6 +129,24 @@ class Customer:
                 return items
             request["NextToken"] = page["NextToken"]
 
+    async def wait_for_transcript(
+        self, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        """Wait until the transcript satisfies `condition`, re-reading it whenever a live item arrives.
+
+        For what may have happened before this customer's socket subscribed (the bot can be quicker).
+        """
+        async with asyncio.timeout(timeout):
+            while True:
+                items = await self.transcript()
+                if condition(items):
+                    return items
+                async with self._changed:
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), 0.5)
+                    except TimeoutError:
+                        pass
+
     async def read_receipt(self, message_id: str) -> None:
         await asyncio.to_thread(
             lambda: self.participant.send_event(
