@@ -26,6 +26,7 @@ import asyncio
 import json
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -110,6 +111,7 @@ class Stack:
     log_dir: Path
     receipts: bool = False
     profile: bool = False
+    tracemalloc: bool = False
     emulator: Proc | None = None
     bot: Proc | None = None
     endpoint: str = ""
@@ -125,6 +127,10 @@ class Stack:
         )
         self.endpoint = self.emulator.start()
         argv = self._bot_argv()
+        env = None
+        if self.tracemalloc and self.bot_kind == "botkit":
+            argv = [PYTHON, str(BENCH / "tracemalloc_bot.py"), *argv[1:]]
+            env = {**os.environ, "BENCH_TRACEMALLOC_DIR": str(self.log_dir)}
         if self.profile:
             # cProfile sees only the main thread: fine for the asyncio bots, useless for `threaded`.
             argv = [PYTHON, "-m", "cProfile", "-o", str(self.profile_path), *argv[1 if argv[0] == PYTHON else 0 :]]
@@ -135,6 +141,7 @@ class Stack:
             log_dir=self.log_dir,
             cpus=self.pinning.bot,
             cwd=ROOT,
+            env=env,
         )
         self.bot.start(timeout=30)
 
@@ -398,7 +405,17 @@ class Run:
     def __init__(self, args: argparse.Namespace, bot_kind: str, plugin: str, log_dir: Path) -> None:
         self.args = args
         self.label = bot_kind if bot_kind != "botkit" else f"botkit/{plugin}" + ("+receipts" if args.receipts else "")
-        self.stack = Stack(bot_kind, plugin, args.pinning, log_dir, receipts=args.receipts, profile=args.profile)
+        self.stack = Stack(
+            bot_kind,
+            plugin,
+            args.pinning,
+            log_dir,
+            receipts=args.receipts,
+            profile=args.profile,
+            tracemalloc=getattr(args, "tracemalloc", False),
+        )
+        if self.stack.tracemalloc:
+            self.label += "+tracemalloc"
         self.result: dict[str, Any] = {"bot": bot_kind, "plugin": plugin if bot_kind == "botkit" else "echo (built in)"}
         self.customers: list[Customer] = []
         self.driver: Driver | None = None
@@ -490,6 +507,8 @@ async def scenario_idle(run: Run) -> None:
         await asyncio.sleep(args.settle)
         now = run.sample()
         points.append({"sessions": len(run.customers), "rss_kib": now["rss_kib"], "threads": now.get("threads")})
+        if run.stack.tracemalloc and run.stack.bot_kind == "botkit":
+            await request_snapshot(run, len(points) - 1)
     before_idle = run.sample()
     await asyncio.sleep(args.idle)
     after_idle = run.sample()
@@ -513,6 +532,59 @@ async def scenario_idle(run: Run) -> None:
     run.result["idle_bot_cpu_us_per_session_second"] = round(1e6 * idle_cpu / idle_wall / n, 2) if n else None
     transcripts = await run.driver.transcripts(run.customers, limit=10)
     run.result["join_ms"] = percentiles(join_latencies(transcripts))
+    if run.stack.tracemalloc and run.stack.bot_kind == "botkit" and len(points) >= 3:
+        run.result["tracemalloc"] = compare_snapshots(run, points)
+
+
+async def request_snapshot(run: Run, number: int) -> None:
+    """Ask tracemalloc_bot.py for snapshot `number` and wait until it is written."""
+    path = run.stack.log_dir / f"snapshot-{number}.pickle"
+    os.kill(run.bot.pid, signal.SIGUSR1)
+    for _ in range(600):
+        if path.exists():
+            return
+        run.stack.check()
+        await asyncio.sleep(0.1)
+    raise BenchError(f"the bot wrote no tracemalloc snapshot {number} within 60 s")
+
+
+def compare_snapshots(run: Run, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """What grew between the first batch and the last, per session, by source line and by file."""
+    import tracemalloc
+
+    first = tracemalloc.Snapshot.load(str(run.stack.log_dir / "snapshot-1.pickle"))
+    last = tracemalloc.Snapshot.load(str(run.stack.log_dir / f"snapshot-{len(points) - 1}.pickle"))
+    sessions = points[-1]["sessions"] - points[1]["sessions"]
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*>")]
+    first, last = first.filter_traces(ignore), last.filter_traces(ignore)
+
+    def top(key: str, limit: int) -> list[dict[str, Any]]:
+        stats = sorted(last.compare_to(first, key), key=lambda s: s.size_diff, reverse=True)[:limit]
+        return [
+            {
+                "where": str(stat.traceback[0]) if key == "lineno" else stat.traceback[0].filename,
+                "bytes_per_session": round(stat.size_diff / sessions),
+                "blocks_per_session": round(stat.count_diff / sessions, 2),
+            }
+            for stat in stats
+        ]
+
+    total = sum(s.size_diff for s in last.compare_to(first, "filename"))
+    found = {
+        "sessions_between_snapshots": sessions,
+        "traced_bytes_per_session": round(total / sessions),
+        "by_line": top("lineno", 30),
+        "by_file": top("filename", 15),
+    }
+    text = run.stack.log_dir / "tracemalloc.txt"
+    with text.open("w") as out:
+        out.write(f"traced Python memory per session: {found['traced_bytes_per_session']} B over {sessions} sessions\n")
+        for section in ("by_file", "by_line"):
+            out.write(f"\n{section}:\n")
+            for row in found[section]:
+                out.write(f"  {row['bytes_per_session']:>7} B  {row['blocks_per_session']:>6} blocks  {row['where']}\n")
+    print(f"   tracemalloc: {found['traced_bytes_per_session']} B of Python objects per session; details in {text}")
+    return found
 
 
 async def _phase(run: Run, name: str, send: Callable[[], Awaitable[None]], expected_items: int) -> dict[str, Any]:
@@ -661,6 +733,7 @@ async def execute(run: Run, scenario: str) -> None:
     final = run.bot.memory()
     run.result["bot_peak_rss_kib"] = final["hwm_kib"]
     run.result["bot_log_problems"] = log_problems(run.bot.stderr_path)
+    run.result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     run.result.setdefault("bot_threads", final.get("threads"))
     run.stack.check()
 
@@ -681,7 +754,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}".rstrip("0").rstrip(".") if value else "0"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}".rstrip("0").rstrip(".") if value else "0"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -728,6 +801,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
     errors = result.get("errors") or {}
     rows.append(("start / send errors", f"{errors.get('start', 0)} / {errors.get('send', 0)}"))
     rows.append(("bot log warnings/errors", result.get("bot_log_problems")))
+    rows.append(("machine load avg (1 min, at end)", (result.get("loadavg_after") or [None])[0]))
     if result.get("failed"):
         rows.append(("FAILED", result["failed"][:40]))
     return rows
@@ -835,6 +909,7 @@ def parser() -> argparse.ArgumentParser:
     idle = commands.add_parser("idle", help="N sessions, heartbeats only: bring-up time, RSS per session, idle CPU")
     common(idle, 300)
     idle.add_argument("--steps", type=int, default=3, help="bring N up in this many batches, sampling RSS after each")
+    idle.add_argument("--tracemalloc", action="store_true", help="botkit only: snapshot its Python allocations after each batch and show what each session holds (slow; distorts RSS)")
     idle.add_argument("--idle", type=float, default=12.0, help="seconds to sit idle at N (default 12: a heartbeat cycle)")
 
     steady = commands.add_parser("steady", help="N sessions, R messages/s in all (several rates: a sweep)")
