@@ -197,6 +197,51 @@ class Customer:
     contact_id: str
     connection_token: str
     started: float  # wall clock, seconds
+    probe: Probe | None = None
+
+
+class Probe:
+    """A customer holding a subscribed websocket: client-side round trip, send → the bot's reply frame arriving."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.pending: dict[str, float] = {}
+        self.round_trips: dict[str, list[float]] = {}
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def open(cls, url: str) -> Probe:
+        from websockets.asyncio.client import connect
+
+        connection = await connect(url, compression=None, ping_interval=None, proxy=None, open_timeout=10)
+        await connection.send(json.dumps({"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}}))
+        return cls(connection)
+
+    def sending(self, content: str) -> None:
+        self.pending[content] = time.perf_counter()
+
+    async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in self.connection:
+                arrived = time.perf_counter()
+                frame = json.loads(raw)
+                if frame.get("topic") != "aws/chat":
+                    continue
+                item = json.loads(frame["content"])
+                if item.get("Type") != "MESSAGE" or item.get("ParticipantRole") != "CUSTOM_BOT":
+                    continue
+                key = item.get("Content", "").rsplit(" ", 1)[-1]
+                sent = self.pending.pop(key, None)
+                if sent is not None:
+                    self.round_trips.setdefault(key.split(".", 1)[0], []).append(arrived - sent)
+        except ConnectionClosed:
+            return
+
+    async def close(self) -> None:
+        self.reader.cancel()
+        await self.connection.close()
 
 
 @dataclass
@@ -220,6 +265,7 @@ class Driver:
         self.http: aiohttp.ClientSession | None = None
         self.info: dict[str, Any] = {}
         self.counters = Counters()
+        self.probes: list[Probe] = []
 
     async def __aenter__(self) -> Driver:  # noqa: PYI034
         self.http = aiohttp.ClientSession(
@@ -231,6 +277,8 @@ class Driver:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for probe in self.probes:
+            await probe.close()
         if self.http is not None:
             await self.http.close()
 
@@ -244,8 +292,9 @@ class Driver:
                 raise BenchError(f"{path}: HTTP {answer.status} {kind}")
             return data
 
-    async def start_customer(self, index: int) -> Customer | None:
+    async def start_customer(self, index: int, probe: bool = False) -> Customer | None:
         started = time.time()
+        types = ["WEBSOCKET", "CONNECTION_CREDENTIALS"] if probe else ["CONNECTION_CREDENTIALS"]
         try:
             chat = await self._call(
                 "PUT",
@@ -257,25 +306,32 @@ class Driver:
                 },
             )
             connection = await self._call(
-                "POST", "/participant/connection", {"Type": ["CONNECTION_CREDENTIALS"]}, bearer=chat["ParticipantToken"]
+                "POST", "/participant/connection", {"Type": types}, bearer=chat["ParticipantToken"]
             )
-        except (TimeoutError, BenchError, aiohttp.ClientError) as error:
+            watcher = await Probe.open(connection["Websocket"]["Url"]) if probe else None
+        except (TimeoutError, OSError, BenchError, aiohttp.ClientError) as error:
             self.counters.start_errors += 1
             self.counters.error(f"start: {error}"[:120])
             return None
-        return Customer(index, chat["ContactId"], connection["ConnectionCredentials"]["ConnectionToken"], started)
+        if watcher is not None:
+            self.probes.append(watcher)
+        token = connection["ConnectionCredentials"]["ConnectionToken"]
+        return Customer(index, chat["ContactId"], token, started, watcher)
 
-    async def start_customers(self, first: int, count: int) -> list[Customer]:
+    async def start_customers(self, first: int, count: int, probes: int = 0) -> list[Customer]:
+        """Customers `first`… ; the first `probes` of all customers hold a websocket."""
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(index: int) -> Customer | None:
             async with gate:
-                return await self.start_customer(index)
+                return await self.start_customer(index, probe=index < probes)
 
         started = await asyncio.gather(*(one(first + i) for i in range(count)))
         return [c for c in started if c is not None]
 
     async def send(self, customer: Customer, content: str) -> None:
+        if customer.probe is not None:
+            customer.probe.sending(content)
         began = time.perf_counter()
         try:
             await self._call(
@@ -440,7 +496,7 @@ class Run:
         """Start `count` more chats and wait until the bot holds a websocket in each."""
         assert self.driver is not None
         began = time.monotonic()
-        fresh = await self.driver.start_customers(len(self.customers), count)
+        fresh = await self.driver.start_customers(len(self.customers), count, getattr(self.args, "probes", 0))
         started_in = time.monotonic() - began
         self.customers.extend(fresh)
         wanted = {c.contact_id for c in fresh}
@@ -631,6 +687,9 @@ def _finish_phases(run: Run, phases: list[dict[str, Any]], transcripts: dict[str
         span = (found["last_ms"] - found["first_ms"]) / 1000 if found["first_ms"] is not None else 0
         phase["reply_span_seconds"] = round(span, 3)
         phase["throughput_per_second"] = round(phase["replies"] / span, 1) if span > 0 else None
+        assert run.driver is not None
+        trips = [t for p in run.driver.probes for t in p.round_trips.get(phase["phase"], [])]
+        phase["client_round_trip_ms"] = percentiles([round(t * 1000, 2) for t in trips])
     run.result["phases"] = phases
     run.result["join_ms"] = percentiles(join_latencies(transcripts))
 
@@ -789,6 +848,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
             (f"[{name}] reply throughput (msg/s)", phase.get("throughput_per_second")),
             (f"[{name}] latency p50/p95/p99 (ms)", f"{_fmt(lat.get('p50'))} / {_fmt(lat.get('p95'))} / {_fmt(lat.get('p99'))}"),
             (f"[{name}] latency max (ms)", lat.get("max")),
+            (f"[{name}] probe round trip p50/p99 (ms)", _trip(phase)),
             (f"[{name}] errors / missing replies", f"{phase.get('send_errors')} / {phase.get('missing_replies')}"),
             (f"[{name}] bot CPU µs/message", phase.get("bot_cpu_us_per_message")),
             (f"[{name}] ⇒ msg/s per bot core", round(1e6 / phase["bot_cpu_us_per_message"]) if phase.get("bot_cpu_us_per_message") else None),
@@ -805,6 +865,13 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
     if result.get("failed"):
         rows.append(("FAILED", result["failed"][:40]))
     return rows
+
+
+def _trip(phase: dict[str, Any]) -> str | None:
+    trip = phase.get("client_round_trip_ms") or {}
+    if not trip.get("n"):
+        return None
+    return f"{_fmt(trip['p50'])} / {_fmt(trip['p99'])} (n={trip['n']})"
 
 
 def print_table(results: list[dict[str, Any]], scenario: str) -> None:
@@ -919,12 +986,15 @@ def parser() -> argparse.ArgumentParser:
 
     burst = commands.add_parser("burst", help="all N customers send at once")
     common(burst, 300)
+    for sub in (steady, burst):
+        sub.add_argument("--probes", type=int, default=10, help="customers that hold a websocket and time each round trip client-side (default 10)")
     burst.add_argument("--rounds", type=int, default=3, help="bursts, each drained before the next (default 3)")
 
     plugins = commands.add_parser("plugins", help="botkit with echo, async 50 ms, sync 0 ms and sync 50 ms plugins (steady load)")
     common(plugins, 100)
     plugins.add_argument("--rate", type=_rates, default=[100.0], help="aggregate messages/s (default 100)")
     plugins.add_argument("--duration", type=float, default=10.0, help="seconds per rate (default 10)")
+    plugins.add_argument("--probes", type=int, default=10, help="customers that hold a websocket and time each round trip client-side (default 10)")
     plugins.set_defaults(plugin=list(PLUGINS))
     return top
 
