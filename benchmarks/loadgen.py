@@ -554,7 +554,9 @@ async def scenario_idle(run: Run) -> None:
     steps = max(1, args.steps)
     sizes = [args.sessions * (i + 1) // steps - args.sessions * i // steps for i in range(steps)]
     points = [{"sessions": 0, "rss_kib": base["rss_kib"], "threads": base.get("threads")}]
-    ups = []
+    ups: list[dict[str, Any]] = []
+    run.result["bring_up"] = ups  # kept as they come, so a run cut short still shows them
+    run.result["memory_points"] = points
     for size in sizes:
         up = await run.bring_up(size, args.up_timeout)
         ups.append(up)
@@ -586,7 +588,8 @@ async def scenario_idle(run: Run) -> None:
     run.result["idle_seconds"] = round(idle_wall, 1)
     run.result["idle_bot_cpu_percent"] = round(100 * idle_cpu / idle_wall, 2)
     run.result["idle_bot_cpu_us_per_session_second"] = round(1e6 * idle_cpu / idle_wall / n, 2) if n else None
-    transcripts = await run.driver.transcripts(run.customers, limit=10)
+    every = max(1, n // args.join_sample)
+    transcripts = await run.driver.transcripts(run.customers[::every], limit=10)
     run.result["join_ms"] = percentiles(join_latencies(transcripts))
     if run.stack.tracemalloc and run.stack.bot_kind == "botkit" and len(points) >= 3:
         run.result["tracemalloc"] = compare_snapshots(run, points)
@@ -977,6 +980,7 @@ def parser() -> argparse.ArgumentParser:
     common(idle, 300)
     idle.add_argument("--steps", type=int, default=3, help="bring N up in this many batches, sampling RSS after each")
     idle.add_argument("--tracemalloc", action="store_true", help="botkit only: snapshot its Python allocations after each batch and show what each session holds (slow; distorts RSS)")
+    idle.add_argument("--join-sample", type=int, default=2000, help="read the join time of at most this many chats, evenly spread (default 2000)")
     idle.add_argument("--idle", type=float, default=12.0, help="seconds to sit idle at N (default 12: a heartbeat cycle)")
 
     steady = commands.add_parser("steady", help="N sessions, R messages/s in all (several rates: a sweep)")

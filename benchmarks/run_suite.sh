@@ -3,7 +3,7 @@
 #   benchmarks/run_suite.sh small   # N <= 300, each run <= 30 s: safe on a shared machine
 #   benchmarks/run_suite.sh large   # the scale runs, each bounded to 3 minutes
 # Results land in benchmarks/results/ (git-ignored); charts with benchmarks/plot.py.
-set -euo pipefail
+set -uo pipefail  # one failed run does not stop the others
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 LG=benchmarks/loadgen.py
@@ -16,10 +16,11 @@ case "${1:-small}" in
     $PY $LG steady  -n 100 --rate 100 --duration 5 --receipts --max-seconds 30
     ;;
   large)
-    $PY $LG idle    -n 10000 --steps 5 --idle 12 --bot botkit,minimal --up-timeout 150 --max-seconds 180
-    $PY $LG idle    -n 2000  --steps 4 --idle 12 --bot threaded --up-timeout 150 --max-seconds 180
-    $PY $LG steady  -n 1000 --rate 250,500,750,1000 --duration 8 --bot all --up-timeout 60 --max-seconds 180
+    $PY $LG idle    -n 10000 --steps 5 --idle 12 --bot botkit --up-timeout 120 --max-seconds 180
+    $PY $LG steady  -n 1000 --rate 250,500,750,1000 --duration 8 --bot botkit,minimal --max-seconds 180
+    $PY $LG idle    -n 10000 --steps 5 --idle 12 --bot minimal --up-timeout 120 --max-seconds 180
     $PY $LG burst   -n 1000 --rounds 3 --bot all --max-seconds 180
+    $PY $LG idle    -n 3000 --steps 3 --idle 12 --bot threaded --up-timeout 120 --max-seconds 180
     ;;
   *) echo "usage: $0 small|large" >&2; exit 2 ;;
 esac
