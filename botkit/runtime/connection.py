@@ -79,15 +79,17 @@ class ContactConnection:
             except ChatOver:
                 raise
             except (ParticipantServiceError, ParticipantConnectionError, SocketFailure) as error:
-                self._failures += 1
-                delay = self._backoff()
-                log.info(
-                    "contact %s: connection failed (%s); retrying in %.2f s",
-                    self._feed.contact_id,
-                    _describe(error),
-                    delay,
-                )
-                await asyncio.sleep(delay)
+                await self._pause_after(_describe(error))
+            except Exception:
+                log.exception("contact %s: unexpected failure while connecting", self._feed.contact_id)
+                await self._pause_after("unexpected failure")
+
+    async def _pause_after(self, failure: str) -> None:
+        """Back off after a failed attempt; a session never gives up while its chat is on."""
+        self._failures += 1
+        delay = self._backoff()
+        log.info("contact %s: connection failed (%s); retrying in %.2f s", self._feed.contact_id, failure, delay)
+        await asyncio.sleep(delay)
 
     async def drop(self) -> None:
         """Close the current socket; the loop reconnects and fills the gap."""
