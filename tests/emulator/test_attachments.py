@@ -28,16 +28,6 @@ PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
 
 @pytest.fixture(scope="module")
-def api(emulator_thread: Any) -> Api:
-    return Api(emulator_thread)
-
-
-@pytest.fixture(scope="module")
-def raw(emulator_thread: Any) -> Api:
-    return Api(emulator_thread, validate_params=False)
-
-
-@pytest.fixture(scope="module")
 def small_quota() -> Iterator[Api]:
     """An emulator of its own, so the low quota touches no other test."""
     with EmulatorThread(EmulatorConfig(port=0, attachments_per_contact=2)) as running:

@@ -27,17 +27,6 @@ from tests.emulator.helpers import (
 )
 
 
-@pytest.fixture(scope="module")
-def api(emulator_thread: Any) -> Api:
-    return Api(emulator_thread)
-
-
-@pytest.fixture(scope="module")
-def raw(emulator_thread: Any) -> Api:
-    """Client-side validation off, so the emulator's own validation answers."""
-    return Api(emulator_thread, validate_params=False)
-
-
 def start_params(api: Api, **overrides: Any) -> dict[str, Any]:
     return {
         "InstanceId": api.instance_id,

@@ -35,17 +35,6 @@ from tests.emulator.helpers import (
 ALL_SENDABLE = ["text/plain", "text/markdown", "application/json", INTERACTIVE_RESPONSE]
 
 
-@pytest.fixture(scope="module")
-def api(emulator_thread: Any) -> Api:
-    return Api(emulator_thread)
-
-
-@pytest.fixture(scope="module")
-def raw(emulator_thread: Any) -> Api:
-    """Client-side validation off, so the emulator's own validation answers."""
-    return Api(emulator_thread, validate_params=False)
-
-
 def wire_time(text: str) -> datetime:
     assert WIRE_TIME.match(text), text
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -27,11 +27,6 @@ from tests.emulator.helpers import (
 )
 
 
-@pytest.fixture(scope="module")
-def api(emulator_thread: Any) -> Api:
-    return Api(emulator_thread)
-
-
 def send_event(api: Api, party: Party, content_type: str, content: str | None = None, **options: Any) -> dict[str, Any]:
     if content is not None:
         options["Content"] = content

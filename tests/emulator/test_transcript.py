@@ -21,11 +21,6 @@ MESSAGES = 24  # with the customer's participant.joined, 25 items: pages of 7 an
 
 
 @pytest.fixture(scope="module")
-def api(emulator_thread: Any) -> Api:
-    return Api(emulator_thread)
-
-
-@pytest.fixture(scope="module")
 def long_chat(api: Api) -> Chat:
     chat = api.start_chat()
     agent = api.join(chat, "AGENT")
