@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONTACT_FLOW_PATH = "/contact-flow"
 CONTACTS_PATH = "/contacts"
 HEALTH_PATH = "/healthz"
+LIVE_TIMEOUT = 10.0
 
 
 class IntakeError(Exception):
@@ -72,6 +73,8 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
         except Exception:
             log.exception("contact %s: could not join", contact_id)
             return web.json_response({"message": "could not join: internal error"}, status=500)
+        if not await session.until_live(LIVE_TIMEOUT):
+            return web.json_response({"message": "Amazon Connect refused the participant: the chat is over"}, status=409)
         return web.json_response({"ContactId": contact_id, "ParticipantId": session.participant_id})
 
     @web.middleware

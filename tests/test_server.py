@@ -21,6 +21,14 @@ def flow_event(contact_id: Any = "c-1", channel: Any = "CHAT") -> dict[str, Any]
     return {"Name": "ContactFlowEvent", "Details": {"ContactData": {"ContactId": contact_id, "Channel": channel}}}
 
 
+class StubSession:
+    def __init__(self, participant_id: str | None) -> None:
+        self.participant_id = participant_id
+
+    async def until_live(self, timeout: float) -> bool:
+        return True
+
+
 class StubManager:
     """Stands in for the SessionManager where a test needs a join to fail in a given way."""
 
@@ -33,11 +41,11 @@ class StubManager:
         self.joined.append(contact_id)
         if self.failure is not None:
             raise self.failure
-        return type("Joined", (), {"participant_id": "bot-1"})()
+        return StubSession("bot-1")
 
     def adopt(self, contact_id: str, token: Any, participant_id: str | None = None) -> Any:
         self.joined.append(contact_id)
-        return type("Adopted", (), {"participant_id": participant_id})()
+        return StubSession(participant_id)
 
 
 @asynccontextmanager
@@ -209,3 +217,15 @@ async def test_health_turns_503_as_soon_as_the_bot_stops() -> None:
             echo.release.set()
             await asyncio.wait_for(stopping, 10)
         await customer.close()
+
+
+async def test_a_refused_participant_token_is_a_409_with_a_reason() -> None:
+    """A token the service refuses is answered as such, not accepted and dropped later."""
+    async with running_bot([]) as bot:
+        intake = f"{bot.server_url}/contacts"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(intake, json={"ContactId": "c-1", "ParticipantToken": "not-a-token"}) as answer:
+                assert answer.status == 409
+                assert "refused" in (await answer.json())["message"]
+            async with http.get(f"{bot.server_url}/healthz") as answer:
+                assert answer.status == 200

@@ -183,6 +183,15 @@ class Session:
     def live(self) -> None:
         self._ready.set()
 
+    async def until_live(self, timeout: float) -> bool:
+        """True once connected and subscribed (or still trying after `timeout`); False if the service refused it."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            return True
+        return not self.finished
+
     def stop(self) -> None:
         """End the session after the events it holds (the process is shutting down)."""
         self._end("shutdown")
