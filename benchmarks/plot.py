@@ -73,7 +73,8 @@ def memory_chart(reports: list[dict[str, Any]], out: Path) -> bool:
             continue
         for run in report["runs"]:
             for point in run.get("memory_points") or []:
-                series.setdefault(run["label"], []).append((point["sessions"], point["rss_kib"] / 1024))
+                label = f"{run['label']} (N={run.get('sessions')})"
+                series.setdefault(label, []).append((point["sessions"], point["rss_kib"] / 1024))
     if not series:
         return False
     figure, axis = plt.subplots(figsize=(7, 4.5))
