@@ -1005,6 +1005,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if not Path(BOTKIT).exists():
+        raise SystemExit(f"loadgen.py: no `botkit` beside {PYTHON}; run it with the project's .venv/bin/python")
+    if args.sessions < 1:
+        raise SystemExit("loadgen.py: --sessions must be at least 1")
     args.pinning = Pinning.parse(args.pin)
     install_cleanup()
     scenario = "steady" if args.scenario == "plugins" else args.scenario
