@@ -792,6 +792,8 @@ async def execute(run: Run, scenario: str) -> None:
                 "send": counters.send_errors,
                 "kinds": counters.error_kinds,
             }
+    if run.stack.emulator is not None and run.stack.emulator.alive():
+        run.result["emulator_rss_kib"] = run.stack.emulator.memory()["rss_kib"]
     final = run.bot.memory()
     run.result["bot_peak_rss_kib"] = final["hwm_kib"]
     run.result["bot_log_problems"] = log_problems(run.bot.stderr_path)
@@ -852,6 +854,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
             (f"[{name}] latency p50/p95/p99 (ms)", f"{_fmt(lat.get('p50'))} / {_fmt(lat.get('p95'))} / {_fmt(lat.get('p99'))}"),
             (f"[{name}] latency max (ms)", lat.get("max")),
             (f"[{name}] probe round trip p50/p99 (ms)", _trip(phase)),
+            (f"[{name}] customers' SendMessage p50/p99 (ms)", _send(phase)),
             (f"[{name}] errors / missing replies", f"{phase.get('send_errors')} / {phase.get('missing_replies')}"),
             (f"[{name}] bot CPU µs/message", phase.get("bot_cpu_us_per_message")),
             (f"[{name}] ⇒ msg/s per bot core", round(1e6 / phase["bot_cpu_us_per_message"]) if phase.get("bot_cpu_us_per_message") else None),
@@ -861,6 +864,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
         rows.append(("bot RSS idle (KiB)", result.get("bot_rss_kib_idle")))
         rows.append(("bot peak RSS (KiB)", result.get("bot_peak_rss_kib")))
         rows.append(("bot threads", result.get("bot_threads")))
+    rows.append(("emulator RSS at end (KiB)", result.get("emulator_rss_kib")))
     errors = result.get("errors") or {}
     rows.append(("start / send errors", f"{errors.get('start', 0)} / {errors.get('send', 0)}"))
     rows.append(("bot log warnings/errors", result.get("bot_log_problems")))
@@ -875,6 +879,13 @@ def _trip(phase: dict[str, Any]) -> str | None:
     if not trip.get("n"):
         return None
     return f"{_fmt(trip['p50'])} / {_fmt(trip['p99'])} (n={trip['n']})"
+
+
+def _send(phase: dict[str, Any]) -> str | None:
+    send = phase.get("send_ms") or {}
+    if not send.get("n"):
+        return None
+    return f"{_fmt(send['p50'])} / {_fmt(send['p99'])}"
 
 
 def print_table(results: list[dict[str, Any]], scenario: str) -> None:
