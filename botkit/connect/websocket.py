@@ -61,6 +61,9 @@ class ChatSocket:
         self._connection = connection
         self._heartbeat_interval = heartbeat_interval
         self._heartbeat_answered = True
+        self._silent = False
+        self._beat: asyncio.TimerHandle | None = None
+        self._sending: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -118,21 +121,37 @@ class ChatSocket:
         raise SocketFailure("subscribe unanswered")
 
     async def run(self, on_item: Callable[[Item], None]) -> str:
-        """Hand every chat item to `on_item` until the socket ends; return why it ended."""
-        heartbeat = asyncio.create_task(self._heartbeat())
+        """Hand every chat item to `on_item` until the socket ends; return why it ended.
+
+        Reading runs in the caller's task and the heartbeat is a timer, not a task:
+        an idle socket costs no task of its own.
+        """
+        self._heartbeat()
         try:
-            reader = asyncio.create_task(self._read(on_item))
-            done, _ = await asyncio.wait({heartbeat, reader}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (heartbeat, reader):
-                task.cancel()
-            reason = next(iter(done)).result()
-            if reason == HEARTBEAT_UNANSWERED:
-                # A silent peer will not answer a closing handshake either: don't wait for one.
-                self._connection.transport.abort()
-            return reason
+            reason = await self._read(on_item)
+            return HEARTBEAT_UNANSWERED if self._silent else reason
         finally:
-            heartbeat.cancel()
+            if self._beat is not None:
+                self._beat.cancel()
             await self._connection.close()
+
+    def _heartbeat(self) -> None:
+        """Send a heartbeat, unless the last one is still unanswered: then the peer is gone."""
+        if not self._heartbeat_answered:
+            self._silent = True
+            # A silent peer will not answer a closing handshake either: don't wait for one.
+            self._connection.transport.abort()
+            return
+        self._heartbeat_answered = False
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.ensure_future(self._send_heartbeat())
+        self._beat = asyncio.get_running_loop().call_later(self._heartbeat_interval, self._heartbeat)
+
+    async def _send_heartbeat(self) -> None:
+        try:
+            await self._connection.send(_HEARTBEAT)
+        except ConnectionClosed:
+            return
 
     async def _read(self, on_item: Callable[[Item], None]) -> str:
         try:
@@ -155,17 +174,6 @@ class ChatSocket:
         except ConnectionClosed as closed:
             return f"closed by peer ({closed.rcvd.code if closed.rcvd else 'no close frame'})"
         return "closed by peer"
-
-    async def _heartbeat(self) -> str:
-        while True:
-            self._heartbeat_answered = False
-            try:
-                await self._connection.send(_HEARTBEAT)
-            except ConnectionClosed:
-                return "closed while sending a heartbeat"
-            await asyncio.sleep(self._heartbeat_interval)
-            if not self._heartbeat_answered:
-                return HEARTBEAT_UNANSWERED
 
     async def close(self) -> None:
         await self._connection.close()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from botkit.connect import vocabulary as v
 from botkit.connect.client import ParticipantClient
@@ -114,29 +115,39 @@ class ContactConnection:
         self._socket = socket
         held: list[Item] = []
         gate = _Gate(held)
-        reading = asyncio.create_task(socket.run(gate))
+        filling = asyncio.create_task(self._fill_then_open(details.connection_token, socket, gate))
         try:
-            await self._fill_gap(details.connection_token)
-            for item in held:
-                self._feed.feed(item)
-            gate.open(self._feed)
-            self._feed.live()
-            self._failures = 0
-            reason = await self._until_rotation(reading, details.connection_expiry)
+            reason = await self._until_rotation(socket.run(gate), details.connection_expiry)
         finally:
-            reading.cancel()
+            filling.cancel()
             self._socket = None
             await socket.close()
+        if not filling.cancelled() and filling.exception() is not None:
+            raise filling.exception()  # type: ignore[misc]
         log.info("contact %s: socket ended (%s)", self._feed.contact_id, reason)
 
-    async def _until_rotation(self, reading: asyncio.Task[str], token_expiry: datetime | None) -> str:
+    async def _fill_then_open(self, connection_token: Secret, socket: ChatSocket, gate: _Gate) -> None:
+        """Fill the gap while the socket reads (live items held back), then let live items through.
+
+        A failed fill closes the socket, so the loop comes back and tries again.
+        """
+        try:
+            await self._fill_gap(connection_token)
+        except BaseException:
+            await socket.close()
+            raise
+        gate.open(self._feed)
+        self._feed.live()
+        self._failures = 0
+
+    async def _until_rotation(self, reading: Coroutine[Any, Any, str], token_expiry: datetime | None) -> str:
         lifetime = self._settings.rotate_after
         expires_in = _seconds_until(token_expiry)
         if expires_in is not None:
             lifetime = min(lifetime, max(expires_in - self._settings.token_refresh_margin, 1.0))
         try:
             async with asyncio.timeout(lifetime):
-                return await asyncio.shield(reading)
+                return await reading
         except TimeoutError:
             return "rotated before its limits"
 
@@ -184,6 +195,10 @@ class _Gate:
         self._target: Feed | None = None
 
     def open(self, target: Feed) -> None:
+        """Feed what was held, in arrival order, then pass everything straight through."""
+        for item in self._held:
+            target.feed(item)
+        self._held.clear()
         self._target = target
 
     def __call__(self, item: Item) -> None:

@@ -64,7 +64,7 @@ class Recorder:
 
 async def test_a_whole_chat_through_every_hook() -> None:
     recorder = Recorder()
-    async with running_bot([recorder]) as bot:
+    async with running_bot([recorder], "typing: {throttle_seconds: 0}") as bot:
         customer = Customer(bot.emulator.base_url)
         await customer.start(initial_message="sent before the bot joined")
         transcript = await customer.wait_for_transcript(
