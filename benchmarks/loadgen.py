@@ -157,7 +157,7 @@ class Stack:
             "plugins": [str(path)],
             "plugin_config": {name: {"prefix": PREFIX, **config}},
             "receipts": {"enabled": self.receipts},
-            "runtime": {"max_sessions": 100_000},
+            "runtime": {"max_sessions": 100_000, "event_loop": os.environ.get("BOTKIT_BENCH_EVENT_LOOP", "asyncio")},
             "logging": {"level": "WARNING"},
         }
         config_path = self.log_dir / "bot.yaml"

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
@@ -52,7 +52,7 @@ def _load_bot_config(path: str) -> BotConfig:
 
 
 async def _run_serve(args: argparse.Namespace) -> None:
-    config = _load_bot_config(args.config)
+    config = args.loaded_config
     configure_logging(config.logging.level if args.log_level is None else args.log_level, config.logging.format)
     try:
         async with BotProcess(config) as bot:
@@ -88,6 +88,18 @@ async def _run_chat(args: argparse.Namespace) -> None:
         raise SystemExit(f"botkit: cannot chat on {args.endpoint}: {error}") from None
 
 
+def _event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """`runtime.event_loop: uvloop` in bot.yaml; the extra `connect-botkit[uvloop]` installs it."""
+    if name != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        raise SystemExit("botkit: runtime.event_loop is uvloop, but uvloop is not installed "
+                         "(pip install 'connect-botkit[uvloop]')") from None
+    return uvloop.new_event_loop
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botkit", description="Chatbots for Amazon Connect chat.")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (overrides bot.yaml)")
@@ -116,8 +128,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level or "WARNING", "text")
+    loop_factory = None
+    if args.command == "serve":
+        args.loaded_config = _load_bot_config(args.config)
+        loop_factory = _event_loop_factory(args.loaded_config.runtime.event_loop)
     try:
-        asyncio.run(args.run(args))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(args.run(args))
     except KeyboardInterrupt:
         pass
     except OSError as error:

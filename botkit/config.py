@@ -247,6 +247,7 @@ class RuntimeConfig:
     handler_timeout: float = _setting(60.0, _number(0, inclusive=False))
     slow_handler_seconds: float = _setting(5.0, _number(0, inclusive=False))
     max_sessions: int = _setting(20000, _integer(1))
+    event_loop: str = _setting("asyncio", _choice(("asyncio", "uvloop")))
 
 
 def _empty_mapping() -> Mapping[str, Any]:

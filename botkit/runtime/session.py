@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import logging
 import uuid
 from collections import deque
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_TOKEN_NAMESPACE = uuid.UUID("0b7c7e0a-5b1e-4c47-9d2c-b07c1e0e0002")
+_TOKEN_PERSONALISATION = b"botkit-send"
 RECENT_IDS = 4096
 SENT_IDS = 256
 QUEUE_LIMIT = 10_000
@@ -348,7 +349,8 @@ class Session:
         if handling is None:
             return str(uuid.uuid4())
         handling.sends += 1
-        return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{self.contact_id}/{handling.item_id}/{handling.sends}"))
+        seed = f"{self.contact_id}/{handling.item_id}/{handling.sends}".encode()
+        return hashlib.blake2b(seed, digest_size=16, person=_TOKEN_PERSONALISATION).hexdigest()
 
     def _run_blocking(self, make: Callable[[], Awaitable[T]]) -> T:
         async def run() -> T:
