@@ -476,3 +476,11 @@ def test_the_sample_bot_yaml_loads() -> None:
     assert config.connect.embedded
     assert config.plugins == ("plugins/faq.py", "plugins/echo.py")
     assert config.receipts.throttle_seconds == 1.0
+
+
+def test_event_loop_is_asyncio_by_default_and_uvloop_on_request() -> None:
+    assert parse_config("").runtime.event_loop == "asyncio"
+    assert parse_config("runtime: {event_loop: uvloop}").runtime.event_loop == "uvloop"
+    with pytest.raises(ConfigError) as raised:
+        parse_config("runtime:\n  event_loop: trio\n", source="bot.yaml")
+    assert raised.value.line == 2 and raised.value.key == "runtime.event_loop"
