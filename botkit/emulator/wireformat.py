@@ -15,7 +15,7 @@ def utcnow() -> datetime:
 
 def iso_ms(moment: datetime) -> str:
     """`yyyy-MM-ddThh:mm:ss.SSSZ`: chatjs sorts these as strings, so the width never varies."""
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def iso_in(seconds: float) -> str:
