@@ -120,7 +120,8 @@ class Stack:
     def start(self) -> None:
         self.emulator = Proc(
             "emulator",
-            [BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0"],
+            [BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0",
+             "--event-loop", os.environ.get("BOTKIT_BENCH_EVENT_LOOP", "asyncio")],
             ready_prefix="emulator:",
             log_dir=self.log_dir,
             cpus=self.pinning.emulator,

@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument(
         "--webhook", metavar="URL", action="append", default=[], help="contact-flow webhook (repeatable)"
     )
+    emulator.add_argument(
+        "--event-loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvloop needs connect-botkit[uvloop]"
+    )
     emulator.set_defaults(run=_run_emulator)
     serve = commands.add_parser("serve", help="run a bot: every chat started on its Connect or emulator gets it")
     serve.add_argument("config", metavar="bot.yaml")
@@ -132,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         args.loaded_config = _load_bot_config(args.config)
         loop_factory = _event_loop_factory(args.loaded_config.runtime.event_loop)
+    elif args.command == "emulator":
+        loop_factory = _event_loop_factory(args.event_loop)
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(args.run(args))
