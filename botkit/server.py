@@ -36,7 +36,7 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
     async def contact_flow(request: web.Request) -> web.Response:
         contact_data = _contact_data(await _json_object(request))
         contact_id = contact_data["ContactId"]
-        return await _answer(contact_id, lambda: manager.join(contact_id))
+        return await _answer(contact_id, lambda: manager.join(contact_id), wait_live=False)
 
     async def contacts(request: web.Request) -> web.Response:
         body = await _json_object(request)
@@ -49,14 +49,15 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
         async def adopt() -> Any:
             return manager.adopt(contact_id, token, participant_id)
 
-        return await _answer(contact_id, adopt)
+        return await _answer(contact_id, adopt, wait_live=True)
 
     async def health(request: web.Request) -> web.Response:
         if not is_ready():
             return web.json_response({"status": "starting"}, status=503)
         return web.json_response({"status": "ok", "sessions": len(manager.sessions)})
 
-    async def _answer(contact_id: str, start: Callable[[], Any]) -> web.Response:
+    async def _answer(contact_id: str, start: Callable[[], Any], *, wait_live: bool) -> web.Response:
+        """CreateParticipant already vouches for a joined contact; a bare token is only proven by connecting."""
         if not is_ready():
             return web.json_response({"message": "not ready"}, status=503, headers={"Retry-After": "1"})
         try:
@@ -73,7 +74,7 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
         except Exception:
             log.exception("contact %s: could not join", contact_id)
             return web.json_response({"message": "could not join: internal error"}, status=500)
-        if not await session.until_live(LIVE_TIMEOUT):
+        if wait_live and not await session.until_live(LIVE_TIMEOUT):
             return web.json_response({"message": "Amazon Connect refused the participant: the chat is over"}, status=409)
         return web.json_response({"ContactId": contact_id, "ParticipantId": session.participant_id})
 
