@@ -36,7 +36,15 @@ async def _until_signalled() -> None:
 
 
 async def _run_emulator(args: argparse.Namespace) -> None:
-    config = EmulatorConfig(host=args.host, port=args.port, webhooks=list(args.webhook))
+    config = EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        webhooks=list(args.webhook),
+        region=args.region,
+        instance_id=args.instance_id,
+        contact_flow_id=args.contact_flow_id,
+        websocket_idle_timeout=args.idle_timeout,
+    )
     async with Emulator(config, _load_faults(args.faults) if args.faults else None) as emulator:
         print(f"emulator: {emulator.base_url}", flush=True)
         await _until_signalled()
@@ -104,12 +112,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botkit", description="Chatbots for Amazon Connect chat.")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (overrides bot.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
+    defaults = EmulatorConfig()
     emulator = commands.add_parser("emulator", help="run the local Amazon Connect chat emulator in the foreground")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     emulator.add_argument("--port", type=int, default=8765, help="port to bind (default 8765; 0 picks a free one)")
     emulator.add_argument("--faults", metavar="FILE", help="YAML or JSON file of faults to inject")
     emulator.add_argument(
         "--webhook", metavar="URL", action="append", default=[], help="contact-flow webhook (repeatable)"
+    )
+    emulator.add_argument("--region", default=defaults.region, help=f"(default {defaults.region})")
+    emulator.add_argument("--instance-id", default=defaults.instance_id, help="the one instance's id (stable default)")
+    emulator.add_argument("--contact-flow-id", default=defaults.contact_flow_id, help="the one flow's id (stable default)")
+    emulator.add_argument(
+        "--idle-timeout", type=float, default=defaults.websocket_idle_timeout, help="seconds before a silent socket closes"
     )
     emulator.add_argument(
         "--event-loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvloop needs connect-botkit[uvloop]"

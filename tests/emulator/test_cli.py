@@ -43,3 +43,20 @@ def test_invalid_faults_file_is_a_clear_error(tmp_path) -> None:
     )
     assert result.returncode != 0
     assert "error_rate must be a number from 0 to 1" in result.stderr
+
+
+def test_instance_flow_and_region_are_configurable() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "botkit", "emulator", "--port", "0", "--region", "eu-west-2",
+         "--instance-id", "my-instance", "--contact-flow-id", "my-flow"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base_url = process.stdout.readline().split(" ", 1)[1].strip()
+        with urllib.request.urlopen(f"{base_url}/emulator/info", timeout=5) as response:
+            info = json.load(response)
+        assert (info["instanceId"], info["contactFlowId"], info["region"]) == ("my-instance", "my-flow", "eu-west-2")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
