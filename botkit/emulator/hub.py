@@ -42,8 +42,10 @@ class Socket:
         self.connection_id = new_id()
 
     async def send(self, frame: str) -> None:
+        """A peer that stops reading is cut off once its buffer stays full for SEND_TIMEOUT."""
         try:
-            await asyncio.wait_for(self.ws.send_str(frame), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await self.ws.send_str(frame)
         except (ConnectionError, RuntimeError, TimeoutError):
             await self.close()
 
