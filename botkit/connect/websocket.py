@@ -7,6 +7,7 @@ to come back belongs to the caller, in one place (see botkit.runtime.connection)
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -14,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from botkit.connect.models import Item
 
@@ -87,6 +90,7 @@ class ChatSocket:
                 max_queue=64,
                 user_agent_header=None,
                 logger=_wire_log,
+                proxy=_proxy_for(*_endpoint_of(url)),
             )
         except InvalidHandshake as error:
             raise SocketFailure(f"handshake refused: {type(error).__name__}") from None
@@ -177,6 +181,20 @@ class ChatSocket:
 
     async def close(self) -> None:
         await self._connection.close()
+
+
+def _endpoint_of(url: str) -> tuple[str, str]:
+    scheme, _, rest = url.partition("://")
+    return scheme, rest.split("/", 1)[0].split("?", 1)[0]
+
+
+@functools.cache
+def _proxy_for(scheme: str, netloc: str) -> str | None:
+    """The proxy (environment and no_proxy honoured) for an endpoint, looked up once: it walks os.environ."""
+    try:
+        return get_proxy(parse_uri(f"{scheme}://{netloc}/"))
+    except InvalidURI:
+        return None
 
 
 def _decode(message: str | bytes) -> dict[str, Any] | None:
