@@ -30,6 +30,7 @@ class DispatchSettings:
     handler_threads: int = 16
     handler_timeout: float = 60.0
     slow_handler_seconds: float = 5.0
+    stuck_threads_per_session: int = 2
 
 
 class Dispatcher:
@@ -38,6 +39,7 @@ class Dispatcher:
         self.settings = settings or DispatchSettings()
         self._threads = ThreadPoolExecutor(self.settings.handler_threads, thread_name_prefix="botkit-handler")
         self._is_async: dict[Any, bool] = {}
+        self._busy_threads: dict[Any, int] = {}
 
     def implemented(self, hook_name: str) -> bool:
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
@@ -66,8 +68,7 @@ class Dispatcher:
                 if self._coroutine_function(impl.function):
                     await impl.function(**chosen)
                 else:
-                    call = functools.partial(contextvars.copy_context().run, impl.function, **chosen)
-                    await asyncio.get_running_loop().run_in_executor(self._threads, call)
+                    await self._in_thread(hook_name, impl, chosen, session)
         except TimeoutError:
             if deadline.expired():
                 raise HandlerTimeout(
@@ -76,6 +77,30 @@ class Dispatcher:
             raise
         finally:
             slow.cancel()
+
+    async def _in_thread(self, hook_name: str, impl: Any, chosen: Mapping[str, Any], session: Any) -> None:
+        """Run a plain function in the pool, but never let one contact's stuck handlers take the whole pool.
+
+        A thread that outlives its timeout keeps running (Python cannot stop it) and stays counted
+        against its session until it returns; past `stuck_threads_per_session`, that session's
+        plain handlers fail at once with HandlerStuck instead of taking another thread.
+        """
+        key = getattr(session, "contact_id", None) or id(session)
+        if self._busy_threads.get(key, 0) >= self.settings.stuck_threads_per_session:
+            raise HandlerStuck(
+                f"{hook_name} of plugin {impl.plugin_name} not started: this contact already has "
+                f"{self.settings.stuck_threads_per_session} handler threads that have not returned"
+            )
+        loop = asyncio.get_running_loop()
+        self._busy_threads[key] = self._busy_threads.get(key, 0) + 1
+        work = self._threads.submit(contextvars.copy_context().run, functools.partial(impl.function, **chosen))
+        work.add_done_callback(lambda _: _call_soon(loop, self._thread_returned, key))
+        await asyncio.wrap_future(work)
+
+    def _thread_returned(self, key: Any) -> None:
+        left = self._busy_threads.pop(key, 1) - 1
+        if left:
+            self._busy_threads[key] = left
 
     def _coroutine_function(self, function: Any) -> bool:
         known = self._is_async.get(function)
@@ -95,7 +120,7 @@ class Dispatcher:
     async def _report(
         self, hook_name: str, impl: Any, session: Any, error: Exception | SystemExit, subject: Any
     ) -> None:
-        if isinstance(error, HandlerTimeout):
+        if isinstance(error, HandlerTimeout | HandlerStuck):
             log.error("contact %s: %s", getattr(session, "contact_id", "?"), error)
         else:
             log.exception(
@@ -107,6 +132,18 @@ class Dispatcher:
 
     async def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    """From a worker thread; a thread that returns after the loop closed has nobody left to tell."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        pass
+
+
+class HandlerStuck(Exception):
+    """A contact's earlier plain handlers still hold their threads; this one was not started."""
 
 
 class HandlerTimeout(Exception):

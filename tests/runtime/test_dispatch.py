@@ -446,3 +446,63 @@ async def test_a_slow_handler_is_reported_with_a_warning_while_it_runs(
     assert "c-slow" in record.getMessage() and "on_message of plugin slow still running" in record.getMessage()
     assert sink.errors == []  # slow is not an error
 
+
+
+async def test_one_contact_s_stuck_threads_never_take_the_whole_pool(dispatchers: list[Dispatcher]) -> None:
+    """Threads outliving their timeout stay counted against their contact; past the cap its handlers fail fast."""
+    sink = ErrorSink()
+    release = threading.Event()
+    ran: list[tuple[str, str]] = []
+
+    class Blocking:
+        @hookimpl
+        def on_message(self, session: Any, message: Message) -> None:
+            ran.append((session.contact_id, message.content))
+            if session.contact_id == "stuck":
+                release.wait(10)
+
+    dispatcher = make(
+        dispatchers, ("blocking", Blocking()), ("sink", sink),
+        handler_threads=3, handler_timeout=0.1, stuck_threads_per_session=2,
+    )
+    stuck, healthy = FakeSession("stuck"), FakeSession("healthy")
+    try:
+        for number in range(4):
+            message = Message(f"m{number}")
+            await asyncio.wait_for(dispatcher.call("on_message", stuck, message, message=message), 5)
+        for number in range(3):
+            message = Message(f"h{number}")
+            await asyncio.wait_for(dispatcher.call("on_message", healthy, message, message=message), 5)
+    finally:
+        release.set()
+
+    assert [content for contact, content in ran if contact == "stuck"] == ["m0", "m1"]
+    assert [content for contact, content in ran if contact == "healthy"] == ["h0", "h1", "h2"]
+    kinds = [type(error).__name__ for session, error, _ in sink.errors if session is stuck]
+    assert kinds == ["HandlerTimeout", "HandlerTimeout", "HandlerStuck", "HandlerStuck"]
+    assert not [error for session, error, _ in sink.errors if session is healthy]
+
+
+async def test_a_contact_gets_its_threads_back_once_its_handlers_return(dispatchers: list[Dispatcher]) -> None:
+    release = threading.Event()
+    ran: list[str] = []
+
+    class Blocking:
+        @hookimpl
+        def on_message(self, message: Message) -> None:
+            ran.append(message.content)
+            if message.content == "slow":
+                release.wait(10)
+
+    dispatcher = make(
+        dispatchers, ("blocking", Blocking()), handler_threads=1, handler_timeout=0.1, stuck_threads_per_session=1
+    )
+    session = FakeSession()
+    slow, skipped, later = Message("slow"), Message("skipped"), Message("later")
+    await dispatcher.call("on_message", session, slow, message=slow)
+    await dispatcher.call("on_message", session, skipped, message=skipped)
+    release.set()
+    # One worker thread: this no-op runs only after "slow" returned, whose release was queued first.
+    await asyncio.wrap_future(dispatcher._threads.submit(lambda: None))
+    await asyncio.wait_for(dispatcher.call("on_message", session, later, message=later), 5)
+    assert ran == ["slow", "later"]
