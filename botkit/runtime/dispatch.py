@@ -41,9 +41,6 @@ class Dispatcher:
         self._is_async: dict[Any, bool] = {}
         self._busy_threads: dict[Any, int] = {}
 
-    def implemented(self, hook_name: str) -> bool:
-        return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
-
     async def call(self, hook_name: str, session: Any, subject: Any = None, **kwargs: Any) -> None:
         """Call every implementation of `hook_name`, one after the other, in pluggy's order.
 

@@ -101,11 +101,6 @@ class SessionManager:
             self.sessions.pop(session.contact_id, None)
             self._tasks.pop(session.contact_id, None)
 
-    async def wait(self, contact_id: str) -> str | None:
-        """The end reason of the contact's session, once it ends (None if there is no such session)."""
-        task = self._tasks.get(contact_id)
-        return await task if task is not None else None
-
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Let every session finish the events it holds, then stop; stragglers are cancelled."""
         tasks = list(self._tasks.values())
