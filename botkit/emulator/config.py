@@ -32,6 +32,7 @@ class EmulatorConfig:
     websocket_max_lifetime: float = 7200.0
     custom_participant_connect_window: float = 15.0
     max_participants: int = 6
+    ended_contact_retention: float = 3600.0
     attachment_max_bytes: int = 20 * 1024 * 1024
     attachments_per_contact: int = 100
     webhooks: list[str] = field(default_factory=list)

@@ -155,6 +155,7 @@ class ContactCenter:
         self._socket_tickets: dict[str, SocketTicket] = {}
         self._listeners: list[Listener] = []
         self._contact_listeners: list[Callable[[Contact], None]] = []
+        self._forget_listeners: list[Callable[[Contact], None]] = []
         self._start_requests: dict[str, dict[str, Any]] = {}
         self._create_requests: dict[tuple[str, str], dict[str, Any]] = {}
         self._departed: dict[str, Participant] = {}  # revoked connection tokens, kept to answer retries
@@ -165,6 +166,9 @@ class ContactCenter:
 
     def on_contact_started(self, callback: Callable[[Contact], None]) -> None:
         self._contact_listeners.append(callback)
+
+    def on_contact_forgotten(self, callback: Callable[[Contact], None]) -> None:
+        self._forget_listeners.append(callback)
 
     async def publish(self, contact: Contact, item: dict[str, Any]) -> None:
         async with contact.lock:
@@ -407,9 +411,18 @@ class ContactCenter:
         contact.ended_at = utcnow()
         if contact.timer is not None:
             contact.timer.cancel()
+        contact.timer = asyncio.get_running_loop().call_later(
+            self.config.ended_contact_retention, self._forget, contact
+        )
         for participant in contact.participants.values():
             self._revoke(participant)
             await self._close_sockets(participant)
+
+    def _forget(self, contact: Contact) -> None:
+        """An ended contact stays visible for `ended_contact_retention`, then goes, so a long run stays small."""
+        self.contacts.pop(contact.contact_id, None)
+        for callback in self._forget_listeners:
+            callback(contact)
 
     async def _close_sockets(self, participant: Participant) -> None:
         for socket in list(participant.sockets):

@@ -27,22 +27,27 @@ class Streaming:
     def __init__(self, center: ContactCenter, config: EmulatorConfig) -> None:
         self._config = config
         self._streams: dict[str, dict[str, str]] = {}
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens: dict[str, dict[str, str]] = {}
         self._http: aiohttp.ClientSession | None = None
         center.add_listener(self.deliver)
+        center.on_contact_forgotten(self._forget)
 
     def start(self, contact: Contact, topic_arn: str, client_token: str) -> str:
         if topic_arn not in self._config.streaming_endpoints:
             raise ServiceError(
                 "InvalidParameterException", f"No streaming endpoint is configured for {topic_arn}", service=CONNECT
             )
-        known = self._tokens.get((contact.contact_id, client_token))
+        known = self._tokens.get(contact.contact_id, {}).get(client_token)
         if known is not None:
             return known
         streaming_id = new_id()
         self._streams.setdefault(contact.contact_id, {})[streaming_id] = topic_arn
-        self._tokens[(contact.contact_id, client_token)] = streaming_id
+        self._tokens.setdefault(contact.contact_id, {})[client_token] = streaming_id
         return streaming_id
+
+    def _forget(self, contact: Contact) -> None:
+        self._streams.pop(contact.contact_id, None)
+        self._tokens.pop(contact.contact_id, None)
 
     def stop(self, contact: Contact, streaming_id: str) -> None:
         if self._streams.get(contact.contact_id, {}).pop(streaming_id, None) is None:

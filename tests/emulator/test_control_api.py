@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.config import DEFAULT_CONTACT_FLOW_ID, DEFAULT_INSTANCE_ID
 from tests.emulator.wsclient import JOINED, next_item, of_type, open_socket, running_api
 
@@ -229,3 +232,23 @@ async def test_unknown_control_path_is_404_in_the_service_shape(api) -> None:
 
 async def test_wrong_method_on_a_control_path_is_405_in_the_service_shape(api) -> None:
     assert_error(await api.call("DELETE", "/emulator/info"), 405)
+
+
+async def test_an_ended_contact_is_forgotten_after_its_retention() -> None:
+    """Ended chats stay visible for a while, then go, so a long-running emulator stays small."""
+    async with Emulator(EmulatorConfig(port=0, ended_contact_retention=0.05)) as emulator:
+        center = emulator.center
+        forgotten = asyncio.Event()
+        center.on_contact_forgotten(lambda contact: forgotten.set())
+        started = await center.start_chat(
+            {
+                "InstanceId": emulator.config.instance_id,
+                "ContactFlowId": emulator.config.contact_flow_id,
+                "ParticipantDetails": {"DisplayName": "Ada"},
+            }
+        )
+        contact = center.contact(started["ContactId"])
+        await center.end_chat(contact)
+        assert started["ContactId"] in center.contacts
+        await asyncio.wait_for(forgotten.wait(), 5)
+        assert started["ContactId"] not in center.contacts
