@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -72,8 +73,12 @@ def _resolve(spec: str, base_dir: Path) -> list[tuple[str, ModuleType]]:
 
 
 def _from_file(path: Path) -> tuple[str, ModuleType]:
-    """Import a plugin file under a private module name, so two files named alike never collide."""
-    module_name = f"botkit_plugin_{path.stem}_{abs(hash(str(path))):x}"
+    """Import a plugin file as a module of a private package for its directory.
+
+    Two files named alike in different directories never collide, and a plugin can
+    import its helpers beside it (`from ._helpers import ...`) without touching sys.path.
+    """
+    module_name = f"{_package_for(path.parent)}.{path.stem}"
     if module_name in sys.modules:
         return path.stem, sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -87,6 +92,16 @@ def _from_file(path: Path) -> tuple[str, ModuleType]:
         del sys.modules[module_name]
         raise PluginLoadError(f"plugin file {path} failed to import: {error!r}") from error
     return path.stem, module
+
+
+def _package_for(directory: Path) -> str:
+    name = "botkit_plugins_" + hashlib.sha1(str(directory).encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        package = ModuleType(name)
+        package.__path__ = [str(directory)]
+        package.__package__ = name
+        sys.modules[name] = package
+    return name
 
 
 def _register(manager: pluggy.PluginManager, name: str, plugin: object) -> None:

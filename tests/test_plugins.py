@@ -348,3 +348,24 @@ def test_hooks_of_follows_the_dispatcher_order(tmp_path: Path) -> None:
 def test_parse_config_keeps_plugin_specs_for_the_loader() -> None:
     config = parse_config("plugins: [plugins/echo.py, acme.plugin, ./plugins.d]\n")
     assert list(config.plugins) == ["plugins/echo.py", "acme.plugin", "./plugins.d"]
+
+
+def test_a_plugin_file_imports_its_helpers_beside_it_without_touching_sys_path(tmp_path: Path) -> None:
+    folder = tmp_path / "plugins.d"
+    write(folder / "_phrases.py", "HELLO = 'hello from a helper'\n")
+    write(
+        folder / "greeter.py",
+        """
+        from botkit import hookimpl
+        from ._phrases import HELLO
+
+        @hookimpl
+        async def on_session_start(session):
+            await session.send_message(HELLO)
+        """,
+    )
+    path_before = list(sys.path)
+    manager, names = load(["./plugins.d"], tmp_path)
+    assert names == ["greeter"]
+    assert manager.get_plugin("greeter").HELLO == "hello from a helper"
+    assert sys.path == path_before
