@@ -4,6 +4,7 @@
   (the emulator POSTs the same); the bot joins the contact as a custom bot.
 - `POST /contacts`: a participant token obtained elsewhere, `{"ContactId", "ParticipantToken"[, "ParticipantId"]}`.
 - `GET /healthz`: 200 once the bot takes contacts, 503 before and while stopping.
+- `GET /metrics`: Prometheus metrics (sessions, hook calls and durations, failures, reconnects).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
 from botkit.connect.secrets import Secret
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 CONTACT_FLOW_PATH = "/contact-flow"
 CONTACTS_PATH = "/contacts"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 LIVE_TIMEOUT = 10.0
 
 
@@ -50,6 +53,11 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
             return manager.adopt(contact_id, token, participant_id)
 
         return await _answer(contact_id, adopt, wait_live=True)
+
+    async def metrics(request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest())
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
 
     async def health(request: web.Request) -> web.Response:
         if not is_ready():
@@ -89,6 +97,7 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
     app.router.add_post(CONTACT_FLOW_PATH, contact_flow)
     app.router.add_post(CONTACTS_PATH, contacts)
     app.router.add_get(HEALTH_PATH, health)
+    app.router.add_get(METRICS_PATH, metrics)
     return app
 
 

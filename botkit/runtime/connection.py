@@ -22,6 +22,7 @@ from botkit.connect.errors import ParticipantConnectionError, ParticipantService
 from botkit.connect.models import Item
 from botkit.connect.secrets import Secret
 from botkit.connect.websocket import ChatSocket, SocketFailure
+from botkit.runtime import metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class ContactConnection:
 
     async def _pause_after(self, failure: str) -> None:
         """Back off after a failed attempt; a session never gives up while its chat is on."""
+        metrics.CONNECTION_FAILURES.inc()
         self._failures += 1
         delay = self._backoff()
         log.info("contact %s: connection failed (%s); retrying in %.2f s", self._feed.contact_id, failure, delay)
@@ -124,6 +126,7 @@ class ContactConnection:
             await socket.close()
         if not filling.cancelled() and filling.exception() is not None:
             raise filling.exception()  # type: ignore[misc]
+        metrics.SOCKETS_ENDED.inc()
         log.info("contact %s: socket ended (%s)", self._feed.contact_id, reason)
 
     async def _fill_then_open(self, connection_token: Secret, socket: ChatSocket, gate: _Gate) -> None:

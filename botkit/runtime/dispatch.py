@@ -22,6 +22,8 @@ from typing import Any
 
 import pluggy
 
+from botkit.runtime import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +49,7 @@ class Dispatcher:
         `subject` is the event being handled, for `on_error`; `kwargs` are the hook's arguments.
         """
         arguments = {"session": session, **kwargs}
+        metrics.DISPATCHED.labels(hook_name).inc()
         for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
             try:
                 await self._call_one(hook_name, impl, arguments, session)
@@ -74,6 +77,7 @@ class Dispatcher:
             raise
         finally:
             slow.cancel()
+            metrics.HANDLER_SECONDS.labels(hook_name).observe(time.monotonic() - started)
 
     async def _in_thread(self, hook_name: str, impl: Any, chosen: Mapping[str, Any], session: Any) -> None:
         """Run a plain function in the pool, but never let one contact's stuck handlers take the whole pool.
@@ -117,7 +121,9 @@ class Dispatcher:
     async def _report(
         self, hook_name: str, impl: Any, session: Any, error: Exception | SystemExit, subject: Any
     ) -> None:
-        if isinstance(error, HandlerTimeout | HandlerStuck):
+        kind = {HandlerTimeout: "timeout", HandlerStuck: "stuck"}.get(type(error), "raised")
+        metrics.HANDLER_FAILURES.labels(hook_name, impl.plugin_name, kind).inc()
+        if kind != "raised":
             log.error("contact %s: %s", getattr(session, "contact_id", "?"), error)
         else:
             log.exception(

@@ -10,6 +10,7 @@ from typing import Any
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
 from botkit.connect.secrets import Secret
+from botkit.runtime import metrics
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.session import Session, SessionSettings
 
@@ -90,14 +91,19 @@ class SessionManager:
             raise CapacityExceeded(f"this process carries its maximum of {self._max_sessions} sessions")
 
     async def _run(self, session: Session) -> str:
+        metrics.SESSIONS.inc()
+        reason = "cancelled"
         try:
             reason = await session.run()
             log.info("contact %s: session ended (%s)", session.contact_id, reason)
             return reason
         except Exception:
             log.exception("contact %s: session failed", session.contact_id)
-            return "failed"
+            reason = "failed"
+            return reason
         finally:
+            metrics.SESSIONS.dec()
+            metrics.SESSIONS_ENDED.labels(reason).inc()
             self.sessions.pop(session.contact_id, None)
             self._tasks.pop(session.contact_id, None)
 

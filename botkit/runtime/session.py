@@ -24,6 +24,7 @@ from botkit.connect.client import ParticipantClient
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
 from botkit.connect.models import Item, SendResult
 from botkit.connect.secrets import Secret
+from botkit.runtime import metrics
 from botkit.runtime.connection import ChatOver, ConnectionSettings, ContactConnection
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.policies import Receipts, ReceiptSettings, TypingThrottle
@@ -136,6 +137,7 @@ class Session:
             # Not marked seen, so the transcript brings it back. Once one item is refused, every
             # later one is too until the next gap fill: a later item marked seen would make that
             # fill (which stops at the newest seen item) skip the refused one.
+            metrics.EVENTS_REFUSED.inc()
             if not self._refusing:
                 self._refusing = True
                 log.error(
