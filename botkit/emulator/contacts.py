@@ -140,8 +140,9 @@ class SocketTicket:
     expires_at: datetime
 
 
-def request_fingerprint(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+def _reply_key(participant: Participant, operation: str, client_token: str, body: bytes) -> tuple[str, str, str, str]:
+    """Idempotency is keyed on participant, operation, token and body: chatjs reuses one token for every receipt."""
+    return (participant.participant_id, operation, client_token, hashlib.sha256(body).hexdigest())
 
 
 class ContactCenter:
@@ -490,8 +491,7 @@ class ContactCenter:
     def remembered(self, participant: Participant, operation: str, client_token: str | None, body: bytes) -> dict[str, Any] | None:
         if not client_token:
             return None
-        key = (participant.participant_id, operation, client_token, request_fingerprint(body))
-        return participant.contact.replies.get(key)
+        return participant.contact.replies.get(_reply_key(participant, operation, client_token, body))
 
     def replayed(self, token: str | None, operation: str, client_token: str | None, body: bytes) -> dict[str, Any] | None:
         """The first answer to a retry sent with a token revoked since (a DisconnectParticipant whose answer was lost)."""
@@ -502,8 +502,7 @@ class ContactCenter:
         self, participant: Participant, operation: str, client_token: str | None, body: bytes, reply: dict[str, Any]
     ) -> None:
         if client_token:
-            key = (participant.participant_id, operation, client_token, request_fingerprint(body))
-            participant.contact.replies[key] = reply
+            participant.contact.replies[_reply_key(participant, operation, client_token, body)] = reply
 
 
 def _receipt_message_id(content: str | None) -> str:
