@@ -14,7 +14,6 @@ import contextvars
 import functools
 import inspect
 import logging
-import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +34,12 @@ class DispatchSettings:
     stuck_threads_per_session: int = 2
 
 
+@dataclass(frozen=True, slots=True)
+class _HookMeters:
+    dispatched: Any
+    seconds: Any
+
+
 class Dispatcher:
     def __init__(self, manager: pluggy.PluginManager, settings: DispatchSettings | None = None) -> None:
         self.manager = manager
@@ -42,6 +47,8 @@ class Dispatcher:
         self._threads = ThreadPoolExecutor(self.settings.handler_threads, thread_name_prefix="botkit-handler")
         self._is_async: dict[Any, bool] = {}
         self._busy_threads: dict[Any, int] = {}
+        self._meters: dict[str, _HookMeters] = {}
+        self._first_alarm = min(self.settings.slow_handler_seconds, self.settings.handler_timeout)
 
     async def call(self, hook_name: str, session: Any, subject: Any = None, **kwargs: Any) -> None:
         """Call every implementation of `hook_name`, one after the other, in pluggy's order.
@@ -49,20 +56,29 @@ class Dispatcher:
         `subject` is the event being handled, for `on_error`; `kwargs` are the hook's arguments.
         """
         arguments = {"session": session, **kwargs}
-        metrics.DISPATCHED.labels(hook_name).inc()
+        meters = self._meters.get(hook_name) or self._bind_meters(hook_name)
+        meters.dispatched.inc()
         for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
             try:
-                await self._call_one(hook_name, impl, arguments, session)
+                await self._call_one(hook_name, impl, arguments, session, meters)
             except (Exception, SystemExit) as error:  # a plugin's sys.exit() must not stop every contact
                 await self._report(hook_name, impl, session, error, subject)
 
-    async def _call_one(self, hook_name: str, impl: Any, arguments: Mapping[str, Any], session: Any) -> None:
-        chosen = {name: arguments[name] for name in impl.argnames}
-        started = time.monotonic()
-        slow = asyncio.get_running_loop().call_later(
-            self.settings.slow_handler_seconds, self._warn_slow, hook_name, impl, session, started
+    def _bind_meters(self, hook_name: str) -> _HookMeters:
+        """A hook's metric children, looked up once: `labels()` costs more than the count itself."""
+        meters = self._meters[hook_name] = _HookMeters(
+            metrics.DISPATCHED.labels(hook_name), metrics.HANDLER_SECONDS.labels(hook_name)
         )
-        deadline = asyncio.timeout(self.settings.handler_timeout)
+        return meters
+
+    async def _call_one(
+        self, hook_name: str, impl: Any, arguments: Mapping[str, Any], session: Any, meters: _HookMeters
+    ) -> None:
+        chosen = {name: arguments[name] for name in impl.argnames}
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = asyncio.timeout(None)
+        alarm = loop.call_at(started + self._first_alarm, self._alarm, deadline, hook_name, impl, session, started)
         try:
             async with deadline:
                 if self._coroutine_function(impl.function):
@@ -76,8 +92,21 @@ class Dispatcher:
                 ) from None
             raise
         finally:
-            slow.cancel()
-            metrics.HANDLER_SECONDS.labels(hook_name).observe(time.monotonic() - started)
+            alarm.cancel()
+            meters.seconds.observe(loop.time() - started)
+
+    def _alarm(self, deadline: asyncio.Timeout, hook_name: str, impl: Any, session: Any, started: float) -> None:
+        """One timer per call, not two: it fires at the slow mark (or at the timeout, if that comes first),
+        warns, and only then arms the deadline."""
+        if self.settings.slow_handler_seconds < self.settings.handler_timeout:
+            log.warning(
+                "contact %s: %s of plugin %s still running after %.1f s",
+                getattr(session, "contact_id", "?"),
+                hook_name,
+                impl.plugin_name,
+                asyncio.get_running_loop().time() - started,
+            )
+        deadline.reschedule(started + self.settings.handler_timeout)
 
     async def _in_thread(self, hook_name: str, impl: Any, chosen: Mapping[str, Any], session: Any) -> None:
         """Run a plain function in the pool, but never let one contact's stuck handlers take the whole pool.
@@ -108,15 +137,6 @@ class Dispatcher:
         if known is None:
             known = self._is_async[function] = inspect.iscoroutinefunction(function)
         return known
-
-    def _warn_slow(self, hook_name: str, impl: Any, session: Any, started: float) -> None:
-        log.warning(
-            "contact %s: %s of plugin %s still running after %.1f s",
-            getattr(session, "contact_id", "?"),
-            hook_name,
-            impl.plugin_name,
-            time.monotonic() - started,
-        )
 
     async def _report(
         self, hook_name: str, impl: Any, session: Any, error: Exception | SystemExit, subject: Any

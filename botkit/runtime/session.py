@@ -147,7 +147,22 @@ class Session:
                 )
             return
         self._recent.add(item.id)
+        if self._echo_of_own_send(item):
+            return
         self._queue.put(item)
+
+    def _echo_of_own_send(self, item: Item) -> bool:
+        """The bot's own message coming back over the socket, once the bot is tracked: nothing to do, so no queue trip.
+
+        The first echo, one that beats its send's answer, and the bot's own participant.left still go
+        through the queue, where `_handle` tracks them in order.
+        """
+        return (
+            item.id in self._sent
+            and item.participant_id is not None
+            and item.participant_id in self.participants
+            and item.content_type != v.EVENT_PARTICIPANT_LEFT
+        )
 
     def _resync_when_drained(self) -> None:
         """Once a full queue is half empty, reconnect: the gap fill brings back every refused item, in order."""
@@ -406,7 +421,11 @@ def _note_unknown(contact_id: str, item: Item) -> None:
 
 
 class _RecentIds:
-    """A set that forgets its oldest members past `limit` (a dict keeps insertion order)."""
+    """A set that keeps at least its `limit` newest members (a dict keeps insertion order).
+
+    It forgets in batches: deleting the oldest key one by one leaves a growing run of dead
+    slots at the front of the dict that every `next(iter(...))` has to walk over.
+    """
 
     __slots__ = ("_ids", "_limit")
 
@@ -419,8 +438,8 @@ class _RecentIds:
 
     def add(self, item_id: str) -> None:
         self._ids[item_id] = None
-        if len(self._ids) > self._limit:
-            del self._ids[next(iter(self._ids))]
+        if len(self._ids) > self._limit + self._limit // 8:
+            self._ids = dict.fromkeys(list(self._ids)[-self._limit :])
 
 
 class _Inbox:
