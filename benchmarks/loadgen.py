@@ -112,6 +112,7 @@ class Stack:
     receipts: bool = False
     profile: bool = False
     tracemalloc: bool = False
+    callgrind: bool = False
     emulator: Proc | None = None
     bot: Proc | None = None
     endpoint: str = ""
@@ -135,6 +136,8 @@ class Stack:
         if self.profile:
             # cProfile sees only the main thread: fine for the asyncio bots, useless for `threaded`.
             argv = [PYTHON, "-m", "cProfile", "-o", str(self.profile_path), *argv[1 if argv[0] == PYTHON else 0 :]]
+        if self.callgrind:
+            argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.log_dir}/callgrind.out", *argv]
         self.bot = Proc(
             f"bot-{self.bot_kind}",
             argv,
@@ -144,7 +147,7 @@ class Stack:
             cwd=ROOT,
             env=env,
         )
-        self.bot.start(timeout=30)
+        self.bot.start(timeout=300 if self.callgrind else 30)
 
     def _bot_argv(self) -> list[str]:
         if self.bot_kind == "minimal":
@@ -172,7 +175,7 @@ class Stack:
     def stop(self) -> None:
         for proc in (self.bot, self.emulator):
             if proc is not None:
-                proc.stop(grace=15.0 if self.profile else 5.0)
+                proc.stop(grace=60.0 if self.callgrind else 15.0 if self.profile else 5.0)
         if self.profile and self.profile_path.exists():
             import pstats
 
@@ -470,9 +473,12 @@ class Run:
             receipts=args.receipts,
             profile=args.profile,
             tracemalloc=getattr(args, "tracemalloc", False),
+            callgrind=args.callgrind,
         )
         if self.stack.tracemalloc:
             self.label += "+tracemalloc"
+        if self.stack.callgrind:
+            self.label += "+callgrind"
         self.result: dict[str, Any] = {"bot": bot_kind, "plugin": plugin if bot_kind == "botkit" else "echo (built in)"}
         self.customers: list[Customer] = []
         self.driver: Driver | None = None
@@ -653,6 +659,8 @@ async def _phase(run: Run, name: str, send: Callable[[], Awaitable[None]], expec
     counters = run.driver.counters
     ok_before, errors_before = counters.send_ok, counters.send_errors
     counters.send_seconds = []
+    if run.stack.callgrind:
+        await callgrind_command(run, "--zero")
     before = run.sample()
     await send()
     sent_at = run.sample()
@@ -660,6 +668,7 @@ async def _phase(run: Run, name: str, send: Callable[[], Awaitable[None]], expec
     items, drain_seconds = await run.drain(expected_items + 2 * sent_ok, run.args.drain_timeout)
     after = run.sample()
     bot_cpu = after["bot_cpu"] - before["bot_cpu"]
+    instructions = await callgrind_command(run, "--dump") if run.stack.callgrind else None
     return {
         "phase": name,
         "sent": sent_ok,
@@ -670,10 +679,36 @@ async def _phase(run: Run, name: str, send: Callable[[], Awaitable[None]], expec
         "items_after": items,
         "bot_cpu_seconds": round(bot_cpu, 3),
         "bot_cpu_us_per_message": round(1e6 * bot_cpu / sent_ok, 1) if sent_ok else None,
+        "bot_instructions_per_message": round(instructions / sent_ok) if instructions and sent_ok else None,
         "bot_rss_kib": after["rss_kib"],
         "send_ms": percentiles([round(s * 1000, 2) for s in counters.send_seconds]),
         **cpu_delta(before, after),
     }
+
+
+async def callgrind_command(run: Run, command: str) -> int | None:
+    """Zero the bot's callgrind counters, or dump them and return the instructions counted since the zero.
+
+    Instruction counts do not depend on what else the machine is doing: the figure to compare
+    bots by on a shared 2-core machine, where CPU seconds swing from run to run.
+    """
+    before = set(run.stack.log_dir.glob("callgrind.out.*"))
+    control = await asyncio.create_subprocess_exec(
+        "callgrind_control", command, str(run.bot.pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, error = await control.communicate()
+    if control.returncode != 0:
+        raise BenchError(f"callgrind_control {command} failed: {error.decode(errors='replace').strip()}")
+    if command != "--dump":
+        return None
+    for _ in range(600):
+        fresh = set(run.stack.log_dir.glob("callgrind.out.*")) - before
+        for dump in fresh:
+            for line in dump.read_text(errors="replace").splitlines():
+                if line.startswith("summary:"):
+                    return int(line.split()[1])
+        await asyncio.sleep(0.1)
+    raise BenchError("callgrind wrote no dump within 60 s")
 
 
 async def _items_now(run: Run) -> int:
@@ -858,6 +893,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
             (f"[{name}] customers' SendMessage p50/p99 (ms)", _send(phase)),
             (f"[{name}] errors / missing replies", f"{phase.get('send_errors')} / {phase.get('missing_replies')}"),
             (f"[{name}] bot CPU µs/message", phase.get("bot_cpu_us_per_message")),
+            *([(f"[{name}] bot instructions/message", phase["bot_instructions_per_message"])] if phase.get("bot_instructions_per_message") else []),
             (f"[{name}] ⇒ msg/s per bot core", round(1e6 / phase["bot_cpu_us_per_message"]) if phase.get("bot_cpu_us_per_message") else None),
             (f"[{name}] CPU % bot/emulator/loadgen", f"{_fmt(phase.get('bot_cpu_percent'))} / {_fmt(phase.get('emulator_cpu_percent'))} / {_fmt(phase.get('loadgen_cpu_percent'))}"),
         ]
@@ -919,6 +955,7 @@ def headline(result: dict[str, Any], scenario: str) -> dict[str, float | None]:
         "throughput": last.get("throughput_per_second"),
         "p99_ms": (last.get("latency_ms") or {}).get("p99"),
         "cpu_us_per_msg": last.get("bot_cpu_us_per_message"),
+        "instructions_per_msg": last.get("bot_instructions_per_message"),
         "rss_per_session_kib": result.get("rss_per_session_kib"),
         "peak_rss_kib": result.get("bot_peak_rss_kib"),
         "all_up_seconds": result.get("all_up_seconds"),
@@ -986,6 +1023,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--max-seconds", type=float, default=180.0, help="hard limit per run (default 180)")
         sub.add_argument("--receipts", action="store_true", help="let botkit send delivered/read receipts (off by default: the baselines send none)")
         sub.add_argument("--profile", action="store_true", help="run the bot under cProfile (slower!) and write the top functions to its log directory")
+        sub.add_argument("--callgrind", action="store_true", help="run the bot under valgrind's callgrind and report instructions per message (50x slower: use a low --rate)")
         sub.add_argument("--out", type=Path, default=None, help="JSON file to write (default benchmarks/results/<scenario>-<time>.json)")
 
     idle = commands.add_parser("idle", help="N sessions, heartbeats only: bring-up time, RSS per session, idle CPU")

@@ -20,11 +20,6 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """`value` if it is an object, else empty: a malformed member reads as an absent one."""
-    return value if isinstance(value, Mapping) else {}
-
-
 def _mappings(value: Any) -> tuple[Mapping[str, Any], ...]:
     """The objects of a list member, skipping anything else."""
     if not isinstance(value, list | tuple):
@@ -106,21 +101,24 @@ class Item:
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> Item:
-        metadata = _mapping(d.get("MessageMetadata"))
+        """Built for every frame, so the absent sections (most items have neither) cost nothing."""
+        get = d.get
+        attachments = get("Attachments")
+        metadata = get("MessageMetadata")
         return cls(
-            id=d.get("Id", ""),
-            type=d.get("Type", ""),
-            content_type=d.get("ContentType"),
-            content=d.get("Content"),
-            participant_id=d.get("ParticipantId"),
-            display_name=d.get("DisplayName"),
-            participant_role=d.get("ParticipantRole"),
-            absolute_time=d.get("AbsoluteTime"),
-            initial_contact_id=d.get("InitialContactId"),
-            contact_id=d.get("ContactId"),
-            related_contact_id=d.get("RelatedContactId"),
-            attachments=tuple(Attachment.from_wire(a) for a in _mappings(d.get("Attachments"))),
-            message_metadata=MessageMetadata.from_wire(metadata) if metadata else None,
+            id=get("Id", ""),
+            type=get("Type", ""),
+            content_type=get("ContentType"),
+            content=get("Content"),
+            participant_id=get("ParticipantId"),
+            display_name=get("DisplayName"),
+            participant_role=get("ParticipantRole"),
+            absolute_time=get("AbsoluteTime"),
+            initial_contact_id=get("InitialContactId"),
+            contact_id=get("ContactId"),
+            related_contact_id=get("RelatedContactId"),
+            attachments=tuple(Attachment.from_wire(a) for a in _mappings(attachments)) if attachments else (),
+            message_metadata=MessageMetadata.from_wire(metadata) if metadata and isinstance(metadata, Mapping) else None,
             raw=_frozen(d),
         )
 

@@ -476,8 +476,11 @@ class _Inbox:
         return self._items.popleft()
 
 
+_HOOK_ARGUMENTS = {"on_message": "message", "on_attachment": "attachment", "on_receipt": "receipt"}
+
+
 def _argument_of(hook: str) -> str:
-    return {"on_message": "message", "on_attachment": "attachment", "on_receipt": "receipt"}.get(hook, "event")
+    return _HOOK_ARGUMENTS.get(hook, "event")
 
 
 _END = Item.from_wire({"Id": "", "Type": "END"})
