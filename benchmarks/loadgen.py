@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +113,8 @@ class Stack:
     profile: bool = False
     tracemalloc: bool = False
     callgrind: bool = False
+    rig_loop: str = "asyncio"
+    bot_loop: str = "asyncio"
     emulator: Proc | None = None
     bot: Proc | None = None
     endpoint: str = ""
@@ -122,7 +124,7 @@ class Stack:
         self.emulator = Proc(
             "emulator",
             [BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0",
-             "--event-loop", os.environ.get("BOTKIT_BENCH_EVENT_LOOP", "asyncio")],
+             "--event-loop", self.rig_loop],
             ready_prefix="emulator:",
             log_dir=self.log_dir,
             cpus=self.pinning.emulator,
@@ -161,7 +163,7 @@ class Stack:
             "plugins": [str(path)],
             "plugin_config": {name: {"prefix": PREFIX, **config}},
             "receipts": {"enabled": self.receipts},
-            "runtime": {"max_sessions": 100_000, "event_loop": os.environ.get("BOTKIT_BENCH_EVENT_LOOP", "asyncio")},
+            "runtime": {"max_sessions": 100_000, "event_loop": self.bot_loop},
             "logging": {"level": "WARNING"},
         }
         config_path = self.log_dir / "bot.yaml"
@@ -474,11 +476,15 @@ class Run:
             profile=args.profile,
             tracemalloc=getattr(args, "tracemalloc", False),
             callgrind=args.callgrind,
+            rig_loop=args.rig_loop,
+            bot_loop=args.bot_loop,
         )
         if self.stack.tracemalloc:
             self.label += "+tracemalloc"
         if self.stack.callgrind:
             self.label += "+callgrind"
+        if bot_kind == "botkit" and args.bot_loop != "asyncio":
+            self.label += f"+{args.bot_loop}"
         self.result: dict[str, Any] = {"bot": bot_kind, "plugin": plugin if bot_kind == "botkit" else "echo (built in)"}
         self.customers: list[Customer] = []
         self.driver: Driver | None = None
@@ -1023,6 +1029,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--max-seconds", type=float, default=180.0, help="hard limit per run (default 180)")
         sub.add_argument("--receipts", action="store_true", help="let botkit send delivered/read receipts (off by default: the baselines send none)")
         sub.add_argument("--profile", action="store_true", help="run the bot under cProfile (slower!) and write the top functions to its log directory")
+        sub.add_argument("--rig-loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop of the emulator and this load generator (default asyncio)")
+        sub.add_argument("--bot-loop", choices=("asyncio", "uvloop"), default="asyncio", help="botkit's event loop (runtime.event_loop); the baselines keep asyncio's")
         sub.add_argument("--callgrind", action="store_true", help="run the bot under valgrind's callgrind and report instructions per message (50x slower: use a low --rate)")
         sub.add_argument("--out", type=Path, default=None, help="JSON file to write (default benchmarks/results/<scenario>-<time>.json)")
 
@@ -1053,6 +1061,16 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def run_loop(main: Coroutine[Any, Any, None], loop: str) -> None:
+    """The load generator on asyncio's loop, or on uvloop's to leave more of its CPU to the emulator."""
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not Path(BOTKIT).exists():
@@ -1081,7 +1099,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = Run(args, bot_kind, plugin, log_dir)
             print(f"== {args.scenario}: {run.label}, N={args.sessions} (logs in {log_dir})", flush=True)
             try:
-                asyncio.run(execute(run, scenario))
+                run_loop(execute(run, scenario), args.rig_loop)
             except (BenchError, ProcError, OSError, aiohttp.ClientError) as error:
                 failures += 1
                 run.result["failed"] = str(error)

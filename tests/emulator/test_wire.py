@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
@@ -13,6 +14,7 @@ from botocore.model import OperationModel, ServiceModel
 from multidict import CIMultiDict, MultiDict
 
 from botkit.emulator.wire import WireError, parse_input, serialize_output
+from botkit.emulator.wireformat import new_id
 
 TOKEN = "connection-token-value"
 INSTANCE = "11111111-2222-3333-4444-555555555555"
@@ -328,3 +330,11 @@ def test_serialize_output_of_a_participant_response() -> None:
     reply = {"Id": "m-1", "AbsoluteTime": "2024-05-01T12:30:15.000Z", "MessageMetadata": None}
 
     assert serialize_output(shape, reply) == {"Id": "m-1", "AbsoluteTime": "2024-05-01T12:30:15.000Z"}
+
+
+def test_new_ids_are_distinct_canonical_version_4_uuids() -> None:
+    ids = [new_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids[:2000]:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
