@@ -61,6 +61,14 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _set_young_collection_threshold(allocations: int) -> None:
+    """`runtime.gc_threshold`: Python's 700 makes a bot holding many chats collect every few messages,
+    and each older-generation pass walks every session; 10,000 cut the p99 at 800 msg/s from
+    100-130 ms to 17-20 ms (docs/performance.md). 0 turns automatic collection off.
+    """
+    gc.set_threshold(allocations, *gc.get_threshold()[1:])
+
+
 def _load_bot_config(path: str) -> BotConfig:
     try:
         return load_config(path)
@@ -79,6 +87,7 @@ async def _run_serve(args: argparse.Namespace) -> None:
                 print(f"emulator: {bot.emulator.base_url}", flush=True)
             print(f"bot: {bot.server_url} (plugins: {', '.join(bot.plugin_names) or 'none'})", flush=True)
             _freeze_startup_objects()
+            _set_young_collection_threshold(config.runtime.gc_threshold)
             await _until_signalled()
     except (StartupError, PluginLoadError, FaultSpecError) as error:
         raise SystemExit(f"botkit: {error}") from None

@@ -248,6 +248,7 @@ class RuntimeConfig:
     slow_handler_seconds: float = _setting(5.0, _number(0, inclusive=False))
     max_sessions: int = _setting(20000, _integer(1))
     event_loop: str = _setting("asyncio", _choice(("asyncio", "uvloop")))
+    gc_threshold: int = _setting(10_000, _integer(0))
 
 
 def _empty_mapping() -> Mapping[str, Any]:

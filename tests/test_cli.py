@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from botkit import hookimpl
+from botkit.cli import _set_young_collection_threshold
 from tests.runtime.harness import Customer, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,3 +225,12 @@ async def test_chat_through_a_pipe_sends_lines_shows_answers_and_leaves_when_std
         assert contact.ended
         customer = next(p for p in contact.participants.values() if p.role == "CUSTOMER")
         assert customer.left and customer.display_name == "Piped"
+
+
+def test_serve_sets_the_young_generation_threshold_and_keeps_the_older_ones() -> None:
+    before = gc.get_threshold()
+    try:
+        _set_young_collection_threshold(12_345)
+        assert gc.get_threshold() == (12_345, *before[1:])
+    finally:
+        gc.set_threshold(*before)

@@ -484,3 +484,11 @@ def test_event_loop_is_asyncio_by_default_and_uvloop_on_request() -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config("runtime:\n  event_loop: trio\n", source="bot.yaml")
     assert raised.value.line == 2 and raised.value.key == "runtime.event_loop"
+
+
+def test_gc_threshold_is_10000_by_default_and_may_be_any_count_from_0() -> None:
+    assert parse_config("").runtime.gc_threshold == 10_000
+    assert parse_config("runtime: {gc_threshold: 0}").runtime.gc_threshold == 0
+    with pytest.raises(ConfigError) as raised:
+        parse_config("runtime:\n  gc_threshold: -1\n", source="bot.yaml")
+    assert raised.value.line == 2 and raised.value.key == "runtime.gc_threshold"
