@@ -112,7 +112,7 @@ class Stack:
     receipts: bool = False
     profile: bool = False
     tracemalloc: bool = False
-    callgrind: bool = False
+    callgrind: str | None = None
     rig_loop: str = "asyncio"
     bot_loop: str = "asyncio"
     emulator: Proc | None = None
@@ -120,16 +120,28 @@ class Stack:
     endpoint: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
+    def _counted(self, target: str, argv: list[str]) -> list[str]:
+        """`argv` under valgrind's callgrind when --callgrind names `target`."""
+        if self.callgrind != target:
+            return argv
+        return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.log_dir}/callgrind.out", *argv]
+
+    @property
+    def counted(self) -> Proc:
+        """The process --callgrind counts the instructions of."""
+        proc = self.bot if self.callgrind == "bot" else self.emulator
+        assert proc is not None
+        return proc
+
     def start(self) -> None:
         self.emulator = Proc(
             "emulator",
-            [BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0",
-             "--event-loop", self.rig_loop],
+            self._counted("emulator", [BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0", "--event-loop", self.rig_loop]),
             ready_prefix="emulator:",
             log_dir=self.log_dir,
             cpus=self.pinning.emulator,
         )
-        self.endpoint = self.emulator.start()
+        self.endpoint = self.emulator.start(timeout=300 if self.callgrind == "emulator" else 20)
         argv = self._bot_argv()
         env = None
         if self.tracemalloc and self.bot_kind == "botkit":
@@ -138,8 +150,7 @@ class Stack:
         if self.profile:
             # cProfile sees only the main thread: fine for the asyncio bots, useless for `threaded`.
             argv = [PYTHON, "-m", "cProfile", "-o", str(self.profile_path), *argv[1 if argv[0] == PYTHON else 0 :]]
-        if self.callgrind:
-            argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.log_dir}/callgrind.out", *argv]
+        argv = self._counted("bot", argv)
         self.bot = Proc(
             f"bot-{self.bot_kind}",
             argv,
@@ -482,7 +493,7 @@ class Run:
         if self.stack.tracemalloc:
             self.label += "+tracemalloc"
         if self.stack.callgrind:
-            self.label += "+callgrind"
+            self.label += f"+callgrind({self.stack.callgrind})"
         if bot_kind == "botkit" and args.bot_loop != "asyncio":
             self.label += f"+{args.bot_loop}"
         self.result: dict[str, Any] = {"bot": bot_kind, "plugin": plugin if bot_kind == "botkit" else "echo (built in)"}
@@ -601,6 +612,8 @@ async def scenario_idle(run: Run) -> None:
     run.result["idle_seconds"] = round(idle_wall, 1)
     run.result["idle_bot_cpu_percent"] = round(100 * idle_cpu / idle_wall, 2)
     run.result["idle_bot_cpu_us_per_session_second"] = round(1e6 * idle_cpu / idle_wall / n, 2) if n else None
+    emulator_cpu = after_idle["emulator_cpu"] - before_idle["emulator_cpu"]
+    run.result["idle_emulator_cpu_percent"] = round(100 * emulator_cpu / idle_wall, 2)
     every = max(1, n // args.join_sample)
     transcripts = await run.driver.transcripts(run.customers[::every], limit=10)
     run.result["join_ms"] = percentiles(join_latencies(transcripts))
@@ -685,7 +698,7 @@ async def _phase(run: Run, name: str, send: Callable[[], Awaitable[None]], expec
         "items_after": items,
         "bot_cpu_seconds": round(bot_cpu, 3),
         "bot_cpu_us_per_message": round(1e6 * bot_cpu / sent_ok, 1) if sent_ok else None,
-        "bot_instructions_per_message": round(instructions / sent_ok) if instructions and sent_ok else None,
+        f"{run.stack.callgrind}_instructions_per_message": round(instructions / sent_ok) if instructions and sent_ok else None,
         "bot_rss_kib": after["rss_kib"],
         "send_ms": percentiles([round(s * 1000, 2) for s in counters.send_seconds]),
         **cpu_delta(before, after),
@@ -693,14 +706,14 @@ async def _phase(run: Run, name: str, send: Callable[[], Awaitable[None]], expec
 
 
 async def callgrind_command(run: Run, command: str) -> int | None:
-    """Zero the bot's callgrind counters, or dump them and return the instructions counted since the zero.
+    """Zero the counted process's callgrind counters, or dump them and return the instructions counted since.
 
     Instruction counts do not depend on what else the machine is doing: the figure to compare
     bots by on a shared 2-core machine, where CPU seconds swing from run to run.
     """
     before = set(run.stack.log_dir.glob("callgrind.out.*"))
     control = await asyncio.create_subprocess_exec(
-        "callgrind_control", command, str(run.bot.pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        "callgrind_control", command, str(run.stack.counted.pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
     _, error = await control.communicate()
     if control.returncode != 0:
@@ -884,6 +897,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
             ("bot threads", result.get("bot_threads")),
             ("idle bot CPU (%)", result.get("idle_bot_cpu_percent")),
             ("idle CPU µs/session/s", result.get("idle_bot_cpu_us_per_session_second")),
+            ("emulator CPU % while idle", result.get("idle_emulator_cpu_percent")),
         ]
     for phase in result.get("phases") or []:
         lat = phase.get("latency_ms") or {}
@@ -899,7 +913,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
             (f"[{name}] customers' SendMessage p50/p99 (ms)", _send(phase)),
             (f"[{name}] errors / missing replies", f"{phase.get('send_errors')} / {phase.get('missing_replies')}"),
             (f"[{name}] bot CPU µs/message", phase.get("bot_cpu_us_per_message")),
-            *([(f"[{name}] bot instructions/message", phase["bot_instructions_per_message"])] if phase.get("bot_instructions_per_message") else []),
+            *[(f"[{name}] {who} instructions/message", phase[f"{who}_instructions_per_message"]) for who in ("bot", "emulator") if phase.get(f"{who}_instructions_per_message")],
             (f"[{name}] ⇒ msg/s per bot core", round(1e6 / phase["bot_cpu_us_per_message"]) if phase.get("bot_cpu_us_per_message") else None),
             (f"[{name}] CPU % bot/emulator/loadgen", f"{_fmt(phase.get('bot_cpu_percent'))} / {_fmt(phase.get('emulator_cpu_percent'))} / {_fmt(phase.get('loadgen_cpu_percent'))}"),
         ]
@@ -962,6 +976,7 @@ def headline(result: dict[str, Any], scenario: str) -> dict[str, float | None]:
         "p99_ms": (last.get("latency_ms") or {}).get("p99"),
         "cpu_us_per_msg": last.get("bot_cpu_us_per_message"),
         "instructions_per_msg": last.get("bot_instructions_per_message"),
+        "emulator_instructions_per_msg": last.get("emulator_instructions_per_message"),
         "rss_per_session_kib": result.get("rss_per_session_kib"),
         "peak_rss_kib": result.get("bot_peak_rss_kib"),
         "all_up_seconds": result.get("all_up_seconds"),
@@ -1031,7 +1046,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--profile", action="store_true", help="run the bot under cProfile (slower!) and write the top functions to its log directory")
         sub.add_argument("--rig-loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop of the emulator and this load generator (default asyncio)")
         sub.add_argument("--bot-loop", choices=("asyncio", "uvloop"), default="asyncio", help="botkit's event loop (runtime.event_loop); the baselines keep asyncio's")
-        sub.add_argument("--callgrind", action="store_true", help="run the bot under valgrind's callgrind and report instructions per message (50x slower: use a low --rate)")
+        sub.add_argument("--callgrind", choices=("bot", "emulator"), default=None, help="run the bot (or the emulator) under valgrind's callgrind and report its instructions per message (50x slower: use a low --rate)")
         sub.add_argument("--out", type=Path, default=None, help="JSON file to write (default benchmarks/results/<scenario>-<time>.json)")
 
     idle = commands.add_parser("idle", help="N sessions, heartbeats only: bring-up time, RSS per session, idle CPU")

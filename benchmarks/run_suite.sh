@@ -25,7 +25,7 @@ case "${1:-small}" in
     ;;
   instructions)
     $PY benchmarks/hot_path.py --instructions --messages 3000
-    $PY $LG steady  -n 20 --rate 10 --duration 30 --bot botkit,minimal --callgrind --up-timeout 200 --drain-timeout 120 --max-seconds 600
+    $PY $LG steady  -n 20 --rate 10 --duration 30 --bot botkit,minimal --callgrind bot --up-timeout 200 --drain-timeout 120 --max-seconds 600
     ;;
   *) echo "usage: $0 small|large|instructions" >&2; exit 2 ;;
 esac
