@@ -18,7 +18,7 @@ case "${1:-small}" in
     ;;
   large)
     $PY $LG idle    -n 10000 --steps 5 --idle 12 --bot botkit --up-timeout 120 --max-seconds 180
-    $PY $LG steady  -n 1000 --rate 250,500,750,1000 --duration 8 --bot botkit,minimal --rig-loop uvloop --max-seconds 180
+    $PY $LG steady  -n 1000 --rate 250,500,750,1000 --duration 8 --bot botkit,minimal --rig-loop uvloop --pin emulator=0,loadgen=1,bot=1 --max-seconds 180
     $PY $LG idle    -n 10000 --steps 5 --idle 12 --bot minimal --up-timeout 120 --max-seconds 180
     $PY $LG burst   -n 1000 --rounds 3 --bot all --max-seconds 180
     $PY $LG idle    -n 3000 --steps 3 --idle 12 --bot threaded --up-timeout 120 --max-seconds 180
