@@ -30,6 +30,8 @@ class EmulatorConfig:
     websocket_connect_window: float = 100.0
     websocket_idle_timeout: float = 600.0
     websocket_max_lifetime: float = 7200.0
+    websocket_send_buffer: int = 1024 * 1024
+    """Bytes a socket may hold unsent before its peer counts as gone and the socket is cut off."""
     custom_participant_connect_window: float = 15.0
     max_participants: int = 6
     ended_contact_retention: float = 3600.0

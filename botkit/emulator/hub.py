@@ -24,8 +24,6 @@ from botkit.emulator.wireformat import dumps, has_lone_surrogate, new_id
 log = logging.getLogger(__name__)
 
 CHAT_TOPIC = "aws/chat"
-SEND_TIMEOUT = 10.0
-UNTIMED_SEND_BYTES = 16 * 1024
 _HEARTBEAT_REPLY = dumps({"topic": "aws/heartbeat"})
 _PING_REPLY = dumps({"topic": "aws/ping", "statusCode": 200, "statusContent": "OK"})
 
@@ -33,29 +31,41 @@ _PING_REPLY = dumps({"topic": "aws/ping", "statusCode": 200, "statusContent": "O
 class Socket:
     """One open participant websocket."""
 
-    __slots__ = ("ws", "transport", "participant", "subscribed", "last_seen", "opened_at", "connection_id")
+    __slots__ = ("ws", "transport", "participant", "subscribed", "last_seen", "opened_at", "connection_id", "send_buffer")
 
-    def __init__(self, ws: web.WebSocketResponse, participant: Participant, transport: asyncio.Transport | None) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, participant: Participant, transport: asyncio.Transport | None, send_buffer: int
+    ) -> None:
         self.ws = ws
         self.transport = transport
         self.participant = participant
         self.subscribed = False
         self.last_seen = self.opened_at = time.monotonic()
         self.connection_id = new_id()
+        self.send_buffer = send_buffer
+        if transport is not None:
+            # Never paused below the cap `send` keeps (4 bytes a character at most), so send_str never waits.
+            transport.set_write_buffer_limits(high=4 * send_buffer + 65536)
 
     async def send(self, frame: str) -> None:
-        """A peer that stops reading is cut off once its buffer stays full for SEND_TIMEOUT.
+        """Never waits on the peer, so one stalled socket cannot hold up a contact's fan-out.
 
-        send_str can only wait when the socket's buffer nears its high-water mark, so a frame
-        going into an almost empty buffer (nearly every frame) needs no timer.
+        A socket holding `send_buffer` bytes unsent has a peer that stopped reading: it is cut
+        off, as API Gateway drops a connection it can no longer post to.
         """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self.participant.sockets.discard(self)
+            return
+        if transport.get_write_buffer_size() + len(frame) > self.send_buffer:
+            log.info("websocket %s: its peer stopped reading (%d bytes unsent); cutting it off",
+                     self.connection_id, transport.get_write_buffer_size())
+            self.participant.sockets.discard(self)
+            transport.abort()
+            return
         try:
-            if self.transport is not None and self.transport.get_write_buffer_size() + len(frame) < UNTIMED_SEND_BYTES:
-                await self.ws.send_str(frame)
-                return
-            async with asyncio.timeout(SEND_TIMEOUT):
-                await self.ws.send_str(frame)
-        except (ConnectionError, RuntimeError, TimeoutError):
+            await self.ws.send_str(frame)
+        except (ConnectionError, RuntimeError):
             await self.close()
 
     async def close(self, code: int = 1000) -> None:
@@ -99,7 +109,7 @@ class Hub:
             return web.json_response({"message": "Service Unavailable"}, status=503, headers=unavailable)
         ws = web.WebSocketResponse(compress=False, autoping=True, heartbeat=None, max_msg_size=128 * 1024)
         await ws.prepare(request)
-        socket = Socket(ws, participant, request.transport)
+        socket = Socket(ws, participant, request.transport, self._config.websocket_send_buffer)
         self._sockets.add(socket)
         participant.sockets.add(socket)
         try:

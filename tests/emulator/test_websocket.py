@@ -352,3 +352,29 @@ async def test_a_frame_over_the_size_limit_closes_only_that_socket(api) -> None:
         assert ws.close_code == 1009
     async with await open_socket(customer.websocket_url) as ws:
         await heartbeat(ws)
+
+
+async def test_a_socket_whose_peer_stops_reading_is_cut_off_without_holding_up_the_others() -> None:
+    """A stalled agent socket must not delay the customer's SendMessage or the items the customer's socket gets."""
+    async with (
+        Emulator(EmulatorConfig(port=0, websocket_send_buffer=64 * 1024)) as emulator,
+        running_api(emulator.base_url) as api,
+    ):
+        customer = await api.customer()
+        agent = await api.join(customer.contact_id, "AGENT")
+        stalled = await open_socket(agent.websocket_url, receive_buffer=4096)
+        async with await open_socket(customer.websocket_url) as reader:
+            agent_party = emulator.center.contact(customer.contact_id).participants[agent.participant_id]
+            assert len(agent_party.sockets) == 1
+            text = "x" * 16_000
+            for number in range(400):
+                began = time.monotonic()
+                reply = await api.send_message(customer, f"{number} {text}")
+                assert reply.status == 200 and time.monotonic() - began < 2
+                assert (await next_item(reader, message(f"{number} {text}")))["Type"] == "MESSAGE"
+                if not agent_party.sockets:
+                    break
+            assert not agent_party.sockets, "the stalled socket was never cut off"
+            await wait_closed(stalled)
+            await api.send_message(customer, "after the cut-off")
+            await next_item(reader, message("after the cut-off"))

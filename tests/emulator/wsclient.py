@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
@@ -147,8 +149,16 @@ class Api:
 # websocket -----------------------------------------------------------------
 
 
-async def open_socket(url: str, subscribe: bool = True) -> ClientConnection:
-    ws = await connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT, ping_interval=None)
+async def open_socket(url: str, subscribe: bool = True, receive_buffer: int | None = None) -> ClientConnection:
+    """`receive_buffer` shrinks the kernel's receive buffer, so a peer that stops reading backs up quickly."""
+    sock = None
+    if receive_buffer is not None:
+        host, port = urlsplit(url).hostname, urlsplit(url).port
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    ws = await connect(url, open_timeout=TIMEOUT, close_timeout=TIMEOUT, ping_interval=None, sock=sock)
     if subscribe:
         await ws.send(SUBSCRIBE)
         assert await recv_json(ws) == {
