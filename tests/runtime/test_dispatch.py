@@ -447,6 +447,31 @@ async def test_a_slow_handler_is_reported_with_a_warning_while_it_runs(
     assert sink.errors == []  # slow is not an error
 
 
+async def test_a_handler_past_the_slow_mark_is_warned_about_then_timed_out_at_the_full_timeout(
+    dispatchers: list[Dispatcher], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One timer serves both: the warning at the slow mark, the timeout counted from the call's start."""
+    sink = ErrorSink()
+
+    class Hangs:
+        @hookimpl
+        async def on_message(self) -> None:
+            await asyncio.Event().wait()
+
+    dispatcher = make(dispatchers, ("hangs", Hangs()), ("sink", sink), handler_timeout=0.3, slow_handler_seconds=0.05)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with caplog.at_level(logging.WARNING, logger="botkit"):
+        await asyncio.wait_for(dispatcher.call("on_message", FakeSession("c-hang"), None, message=Message("x")), 5)
+    took = loop.time() - began
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "on_message of plugin hangs still running" in warnings[0]
+    [(_, error, _)] = sink.errors
+    assert isinstance(error, HandlerTimeout) and "exceeded 0.3 s" in str(error)
+    assert took >= 0.3
+
+
 
 async def test_one_contact_s_stuck_threads_never_take_the_whole_pool(dispatchers: list[Dispatcher]) -> None:
     """Threads outliving their timeout stay counted against their contact; past the cap its handlers fail fast."""
