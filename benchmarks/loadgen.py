@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/loadgen.py steady  -n 100 --rate 50,100,200 --duration 10
     .venv/bin/python benchmarks/loadgen.py burst   -n 300 --rounds 3
     .venv/bin/python benchmarks/loadgen.py plugins -n 100 --rate 100 --duration 10
+    .venv/bin/python benchmarks/loadgen.py storm   -n 300 --rate 100 --duration 10
     add --bot botkit,minimal,threaded (or --bot all) to run the same load against the baselines
 
 Each run starts a fresh `botkit emulator --port 0` and a fresh bot (botkit serve, or a
@@ -435,11 +436,15 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
 
 
 def replies_by_phase(transcripts: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Match each customer message (`<phase>.<contact>.<seq>`) with the bot reply ending in the same text."""
+    """Match each customer message (`<phase>.<contact>.<seq>`) with the bot reply ending in the same text.
+
+    A second reply to the same message counts as a duplicate: exactly once is part of what is measured.
+    """
     phases: dict[str, dict[str, Any]] = {}
     for items in transcripts.values():
         asked: dict[str, int] = {}
         answered: dict[str, int] = {}
+        replies: dict[str, int] = {}
         for item in items:
             if item.get("Type") != "MESSAGE":
                 continue
@@ -447,15 +452,19 @@ def replies_by_phase(transcripts: dict[str, list[dict[str, Any]]]) -> dict[str, 
             if item.get("ParticipantRole") == "CUSTOMER":
                 asked[content] = wire_ms(item["AbsoluteTime"])
             elif item.get("ParticipantRole") == "CUSTOM_BOT":
-                answered.setdefault(content.rsplit(" ", 1)[-1], wire_ms(item["AbsoluteTime"]))
+                answered_text = content.rsplit(" ", 1)[-1]
+                answered.setdefault(answered_text, wire_ms(item["AbsoluteTime"]))
+                replies[answered_text] = replies.get(answered_text, 0) + 1
         for content, sent_ms in asked.items():
             phase = phases.setdefault(
-                content.split(".", 1)[0], {"latencies": [], "missing": 0, "first_ms": None, "last_ms": None}
+                content.split(".", 1)[0],
+                {"latencies": [], "missing": 0, "duplicates": 0, "first_ms": None, "last_ms": None},
             )
             reply_ms = answered.get(content)
             if reply_ms is None:
                 phase["missing"] += 1
                 continue
+            phase["duplicates"] += replies[content] - 1
             phase["latencies"].append(reply_ms - sent_ms)
             phase["first_ms"] = sent_ms if phase["first_ms"] is None else min(phase["first_ms"], sent_ms)
             phase["last_ms"] = reply_ms if phase["last_ms"] is None else max(phase["last_ms"], reply_ms)
@@ -741,6 +750,7 @@ def _finish_phases(run: Run, phases: list[dict[str, Any]], transcripts: dict[str
         found = matched.get(phase["phase"], {"latencies": [], "first_ms": None, "last_ms": None})
         phase["replies"] = len(found["latencies"])
         phase["missing_replies"] = phase["sent"] - phase["replies"]
+        phase["duplicate_replies"] = found.get("duplicates", 0)
         phase["latency_ms"] = percentiles(found["latencies"])
         span = (found["last_ms"] - found["first_ms"]) / 1000 if found["first_ms"] is not None else 0
         phase["reply_span_seconds"] = round(span, 3)
@@ -763,11 +773,30 @@ async def _up_for_messages(run: Run) -> None:
     run.result["bot_rss_kib_idle"] = run.bot.memory()["rss_kib"]
 
 
+async def _send_at_rate(run: Run, rate: float, total: int, tag: str) -> None:
+    """Open loop: customers take turns so that `rate` messages a second go out in all, `total` of them."""
+    assert run.driver is not None
+    driver = run.driver
+    gate = asyncio.Semaphore(run.args.concurrency * 4)
+    tasks: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for i in range(total):
+        delay = began + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await gate.acquire()
+        customer = run.customers[i % len(run.customers)]
+        task = loop.create_task(driver.send(customer, f"{tag}.{customer.index}.{i}"))
+        task.add_done_callback(lambda _: gate.release())
+        tasks.append(task)
+    await asyncio.gather(*tasks)
+
+
 async def scenario_steady(run: Run) -> None:
     """N sessions; customers take turns so that R messages a second go out in all (open loop)."""
     args = run.args
     assert run.driver is not None
-    driver = run.driver
     await _up_for_messages(run)
     phases: list[dict[str, Any]] = []
     run.result["phases"] = phases  # kept as they finish, so a run cut short still shows them
@@ -776,26 +805,46 @@ async def scenario_steady(run: Run) -> None:
         tag = f"r{number}"
 
         async def send(rate: float = rate, total: int = total, tag: str = tag) -> None:
-            gate = asyncio.Semaphore(args.concurrency * 4)
-            tasks: list[asyncio.Task[None]] = []
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            for i in range(total):
-                delay = began + i / rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await gate.acquire()
-                customer = run.customers[i % len(run.customers)]
-                task = loop.create_task(driver.send(customer, f"{tag}.{customer.index}.{i}"))
-                task.add_done_callback(lambda _: gate.release())
-                tasks.append(task)
-            await asyncio.gather(*tasks)
+            await _send_at_rate(run, rate, total, tag)
 
         phase = await _phase(run, tag, send, await _items_now(run))
         phase["offered_per_second"] = rate
         phase["per_customer_interval_seconds"] = round(len(run.customers) / rate, 2)
         phases.append(phase)
-    _finish_phases(run, phases, await driver.transcripts(run.customers))
+    _finish_phases(run, phases, await run.driver.transcripts(run.customers))
+
+
+async def scenario_storm(run: Run) -> None:
+    """Steady load, and halfway through every bot socket dropped at once: how fast the bot is back, and
+    whether every message is still answered exactly once."""
+    args = run.args
+    assert run.driver is not None
+    driver = run.driver
+    await _up_for_messages(run)
+    wanted = {c.contact_id for c in run.customers}
+    storm: dict[str, Any] = {}
+    run.result["storm"] = storm
+
+    async def drop_then_watch() -> None:
+        await asyncio.sleep(args.duration / 2)
+        began = time.monotonic()
+        dropped = await driver._call("POST", "/emulator/faults/drop-websockets", {"ParticipantRole": "CUSTOM_BOT"})
+        storm["dropped"] = dropped["Dropped"]
+        storm["drop_seconds"] = round(time.monotonic() - began, 3)
+        while time.monotonic() - began < args.up_timeout:
+            if await driver.bots_up(wanted) >= len(wanted):
+                storm["all_back_seconds"] = round(time.monotonic() - began, 3)
+                return
+            await asyncio.sleep(0.1)
+
+    async def send() -> None:
+        watcher = asyncio.get_running_loop().create_task(drop_then_watch())
+        await _send_at_rate(run, args.rate, max(1, int(args.rate * args.duration)), "s0")
+        await watcher
+
+    phase = await _phase(run, "s0", send, await _items_now(run))
+    phase["offered_per_second"] = args.rate
+    _finish_phases(run, [phase], await driver.transcripts(run.customers))
 
 
 async def scenario_burst(run: Run) -> None:
@@ -820,6 +869,7 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
     "idle": scenario_idle,
     "steady": scenario_steady,
     "burst": scenario_burst,
+    "storm": scenario_storm,
 }
 
 
@@ -887,6 +937,12 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
         rows.append(("sessions up per second", ups[-1].get("sessions_per_second")))
     join = result.get("join_ms") or {}
     rows += [("join p50 / p99 (ms)", f"{_fmt(join.get('p50'))} / {_fmt(join.get('p99'))}")]
+    storm = result.get("storm")
+    if storm is not None:
+        rows += [
+            ("bot sockets dropped at once", storm.get("dropped")),
+            ("all back subscribed after (s)", storm.get("all_back_seconds")),
+        ]
     if scenario == "idle":
         rows += [
             ("bot RSS before (KiB)", result.get("bot_rss_kib_before")),
@@ -911,7 +967,7 @@ def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
             (f"[{name}] latency max (ms)", lat.get("max")),
             (f"[{name}] probe round trip p50/p99 (ms)", _trip(phase)),
             (f"[{name}] customers' SendMessage p50/p99 (ms)", _send(phase)),
-            (f"[{name}] errors / missing replies", f"{phase.get('send_errors')} / {phase.get('missing_replies')}"),
+            (f"[{name}] errors / missing / duplicate replies", f"{phase.get('send_errors')} / {phase.get('missing_replies')} / {phase.get('duplicate_replies')}"),
             (f"[{name}] bot CPU µs/message", phase.get("bot_cpu_us_per_message")),
             *[(f"[{name}] {who} instructions/message", phase[f"{who}_instructions_per_message"]) for who in ("bot", "emulator") if phase.get(f"{who}_instructions_per_message")],
             (f"[{name}] ⇒ msg/s per bot core", round(1e6 / phase["bot_cpu_us_per_message"]) if phase.get("bot_cpu_us_per_message") else None),
@@ -1066,6 +1122,12 @@ def parser() -> argparse.ArgumentParser:
     for sub in (steady, burst):
         sub.add_argument("--probes", type=int, default=10, help="customers that hold a websocket and time each round trip client-side (default 10)")
     burst.add_argument("--rounds", type=int, default=3, help="bursts, each drained before the next (default 3)")
+
+    storm = commands.add_parser("storm", help="steady load; halfway through, every bot socket is dropped at once")
+    common(storm, 300)
+    storm.add_argument("--rate", type=float, default=100.0, help="aggregate messages/s (default 100)")
+    storm.add_argument("--duration", type=float, default=10.0, help="seconds of load; the drop comes halfway (default 10)")
+    storm.add_argument("--probes", type=int, default=10, help="customers that hold a websocket and time each round trip client-side (default 10)")
 
     plugins = commands.add_parser("plugins", help="botkit with echo, async 50 ms, sync 0 ms and sync 50 ms plugins (steady load)")
     common(plugins, 100)

@@ -15,6 +15,7 @@ case "${1:-small}" in
     $PY $LG burst   -n 300 --rounds 3 --bot all --max-seconds 30
     $PY $LG plugins -n 100 --rate 100 --duration 5 --max-seconds 30
     $PY $LG steady  -n 100 --rate 100 --duration 5 --receipts --max-seconds 30
+    $PY $LG storm   -n 300 --rate 100 --duration 10 --max-seconds 30
     ;;
   large)
     $PY $LG idle    -n 10000 --steps 5 --idle 12 --bot botkit --up-timeout 120 --max-seconds 180
@@ -22,6 +23,7 @@ case "${1:-small}" in
     $PY $LG idle    -n 10000 --steps 5 --idle 12 --bot minimal --up-timeout 120 --max-seconds 180
     $PY $LG burst   -n 1000 --rounds 3 --bot all --max-seconds 180
     $PY $LG idle    -n 3000 --steps 3 --idle 12 --bot threaded --up-timeout 120 --max-seconds 180
+    $PY $LG storm   -n 1000 --rate 500 --duration 10 --bot botkit,minimal --rig-loop uvloop --pin emulator=0,loadgen=1,bot=1 --max-seconds 180
     ;;
   instructions)
     $PY benchmarks/hot_path.py --instructions --messages 3000
