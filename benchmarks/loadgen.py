@@ -1023,6 +1023,27 @@ def print_table(results: list[dict[str, Any]], scenario: str) -> None:
             print(line)
 
 
+def print_spread(results: list[dict[str, Any]]) -> None:
+    """With --repeat: each bot's p99, CPU per message and throughput per phase as min / median / max over the repeats."""
+    print("\nover the repeats (min / median / max):")
+    kinds = list(dict.fromkeys(r["kind"] for r in results if not r.get("failed")))
+    for kind in kinds:
+        mine = [r for r in results if r.get("kind") == kind and not r.get("failed")]
+        for number, phase in enumerate(mine[0].get("phases") or []):
+            same = [r["phases"][number] for r in mine if len(r.get("phases") or []) > number]
+            figures = {
+                "p99 ms": [(p.get("latency_ms") or {}).get("p99") for p in same],
+                "CPU µs/msg": [p.get("bot_cpu_us_per_message") for p in same],
+                "msg/s": [p.get("throughput_per_second") for p in same],
+            }
+            parts = []
+            for name, values in figures.items():
+                known = sorted(v for v in values if v is not None)
+                if known:
+                    parts.append(f"{name} {_fmt(known[0])} / {_fmt(statistics.median(known))} / {_fmt(known[-1])}")
+            print(f"  {kind} [{phase.get('phase')}]: " + ", ".join(parts))
+
+
 def headline(result: dict[str, Any], scenario: str) -> dict[str, float | None]:
     """The few figures the targets are about, for the ratio lines."""
     phases = result.get("phases") or [{}]
@@ -1040,21 +1061,22 @@ def headline(result: dict[str, Any], scenario: str) -> dict[str, float | None]:
 
 
 def ratio_lines(results: list[dict[str, Any]], scenario: str) -> list[str]:
-    by_bot = {r["bot"]: r for r in results if not r.get("failed")}
+    """botkit's headline figures over each baseline's, run against run of the same repeat."""
+    by_bot = {(r["bot"], r.get("repeat", 0)): r for r in results if not r.get("failed")}
     ours = [r for r in results if r["bot"] == "botkit" and not r.get("failed")]
     lines = []
     for base_name in ("minimal", "threaded"):
-        base = by_bot.get(base_name)
-        if base is None:
-            continue
         for mine in ours:
+            base = by_bot.get((base_name, mine.get("repeat", 0)))
+            if base is None:
+                continue
             a, b = headline(mine, scenario), headline(base, scenario)
             parts = []
             for key, value in a.items():
                 if value is not None and b.get(key):
                     parts.append(f"{key} ×{value / b[key]:.2f}")
             if parts:
-                lines.append(f"{mine['label']} ÷ {base_name}: " + ", ".join(parts))
+                lines.append(f"{mine['label']} ÷ {base['label']}: " + ", ".join(parts))
     return lines
 
 
@@ -1103,6 +1125,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--rig-loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop of the emulator and this load generator (default asyncio)")
         sub.add_argument("--bot-loop", choices=("asyncio", "uvloop"), default="asyncio", help="botkit's event loop (runtime.event_loop); the baselines keep asyncio's")
         sub.add_argument("--callgrind", choices=("bot", "emulator"), default=None, help="run the bot (or the emulator) under valgrind's callgrind and report its instructions per message (50x slower: use a low --rate)")
+        sub.add_argument("--repeat", type=int, default=1, help="run every bot this many times, interleaved, and report the spread (default 1)")
         sub.add_argument("--out", type=Path, default=None, help="JSON file to write (default benchmarks/results/<scenario>-<time>.json)")
 
     idle = commands.add_parser("idle", help="N sessions, heartbeats only: bring-up time, RSS per session, idle CPU")
@@ -1158,7 +1181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_cleanup()
     scenario = "steady" if args.scenario == "plugins" else args.scenario
     bots = ["botkit"] if args.scenario == "plugins" else args.bot
-    runs = [(bot, plugin) for bot in bots for plugin in (args.plugin if bot == "botkit" else ["echo"])]
+    kinds = [(bot, plugin) for bot in bots for plugin in (args.plugin if bot == "botkit" else ["echo"])]
+    runs = [(bot, plugin, repeat) for repeat in range(args.repeat) for bot, plugin in kinds]  # interleaved
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or RESULTS / f"{args.scenario}-{stamp}.json"
     report: dict[str, Any] = {
@@ -1171,9 +1195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     failures = 0
     try:
-        for bot_kind, plugin in runs:
+        for bot_kind, plugin, repeat in runs:
             log_dir = Path(tempfile.mkdtemp(prefix=f"bench-{bot_kind}-"))
             run = Run(args, bot_kind, plugin, log_dir)
+            run.result["repeat"] = repeat
+            if args.repeat > 1:
+                run.label += f" #{repeat + 1}"
+                run.result["kind"] = run.label.rsplit(" #", 1)[0]
             print(f"== {args.scenario}: {run.label}, N={args.sessions} (logs in {log_dir})", flush=True)
             try:
                 run_loop(execute(run, scenario), args.rig_loop)
@@ -1196,6 +1224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["finished"] = datetime.now().isoformat(timespec="seconds")
     if report["runs"]:
         print_table(report["runs"], scenario)
+        if args.repeat > 1:
+            print_spread(report["runs"])
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2, default=str))
         print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
