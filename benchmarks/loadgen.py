@@ -370,6 +370,11 @@ class Driver:
         async with self.http.get(self.endpoint + "/emulator/contacts") as answer:
             return (await answer.json())["Contacts"]
 
+    async def drop_bot_sockets(self) -> int:
+        """Every bot's websocket closed at once, as a network blink would; returns how many."""
+        dropped = await self._call("POST", "/emulator/faults/drop-websockets", {"ParticipantRole": "CUSTOM_BOT"})
+        return int(dropped["Dropped"])
+
     async def bots_up(self, wanted: set[str]) -> int:
         """How many of `wanted` contacts have a CUSTOM_BOT participant holding a websocket."""
         count = 0
@@ -828,8 +833,7 @@ async def scenario_storm(run: Run) -> None:
     async def drop_then_watch() -> None:
         await asyncio.sleep(args.duration / 2)
         began = time.monotonic()
-        dropped = await driver._call("POST", "/emulator/faults/drop-websockets", {"ParticipantRole": "CUSTOM_BOT"})
-        storm["dropped"] = dropped["Dropped"]
+        storm["dropped"] = await driver.drop_bot_sockets()
         storm["drop_seconds"] = round(time.monotonic() - began, 3)
         while time.monotonic() - began < args.up_timeout:
             if await driver.bots_up(wanted) >= len(wanted):

@@ -57,9 +57,9 @@ class Socket:
         if transport is None or transport.is_closing():
             self.participant.sockets.discard(self)
             return
-        if transport.get_write_buffer_size() + len(frame) > self.send_buffer:
-            log.info("websocket %s: its peer stopped reading (%d bytes unsent); cutting it off",
-                     self.connection_id, transport.get_write_buffer_size())
+        unsent = transport.get_write_buffer_size()
+        if unsent + len(frame) > self.send_buffer:
+            log.info("websocket %s: its peer stopped reading (%d bytes unsent); cutting it off", self.connection_id, unsent)
             self.participant.sockets.discard(self)
             transport.abort()
             return
