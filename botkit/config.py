@@ -20,11 +20,14 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from botkit.connect.secrets import Secret
+
 __all__ = [
     "BotConfig",
     "ConfigError",
     "ConnectConfig",
     "EmulatorSettings",
+    "IntakeConfig",
     "LoggingConfig",
     "ReceiptsConfig",
     "RetryConfig",
@@ -223,6 +226,23 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IntakeConfig:
+    """Who may hand the bot a contact: requests to POST /contact-flow and /contacts signed with `secret`."""
+
+    secret: Secret | None = _setting(
+        None,
+        _Rule(
+            "a non-empty string (use ${BOTKIT_INTAKE_SECRET}), or null",
+            lambda value: value is None or (isinstance(value, str) and bool(value)),
+            lambda value: None if value is None else Secret(value),
+        ),
+    )
+    max_body_bytes: int = _setting(65536, _integer(1024))
+    replay_window_seconds: float = _setting(300.0, _number(0, inclusive=False))
+    allow_unauthenticated: bool = _setting(False, _BOOLEAN)
+
+
+@dataclass(frozen=True, slots=True)
 class ReceiptsConfig:
     """Which message receipts the bot sends, and how often at most."""
 
@@ -249,6 +269,10 @@ class RuntimeConfig:
     max_sessions: int = _setting(20000, _integer(1))
     event_loop: str = _setting("asyncio", _choice(("asyncio", "uvloop")))
     gc_threshold: int = _setting(10_000, _integer(0))
+    shutdown_grace_seconds: float = _setting(20.0, _number(0, inclusive=True))
+    on_shutdown: str = _setting("disconnect", _choice(("disconnect", "abandon")))
+    max_loop_lag_seconds: float = _setting(1.0, _number(0, inclusive=False))
+    dispatch_bot_messages: bool = _setting(False, _BOOLEAN)
 
 
 def _empty_mapping() -> Mapping[str, Any]:
@@ -324,6 +348,7 @@ class BotConfig:
         default_factory=_empty_mapping, metadata={"parse": _parse_plugin_config}
     )
     server: ServerConfig = _section(ServerConfig)
+    intake: IntakeConfig = _section(IntakeConfig)
     receipts: ReceiptsConfig = _section(ReceiptsConfig)
     typing: TypingConfig = _section(TypingConfig)
     runtime: RuntimeConfig = _section(RuntimeConfig)

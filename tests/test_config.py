@@ -492,3 +492,23 @@ def test_gc_threshold_is_10000_by_default_and_may_be_any_count_from_0() -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config("runtime:\n  gc_threshold: -1\n", source="bot.yaml")
     assert raised.value.line == 2 and raised.value.key == "runtime.gc_threshold"
+
+
+def test_intake_and_shutdown_settings_have_safe_defaults() -> None:
+    config = parse("")
+    assert config.intake.secret is None and not config.intake.allow_unauthenticated
+    assert (config.intake.max_body_bytes, config.intake.replay_window_seconds) == (65536, 300.0)
+    runtime = config.runtime
+    assert (runtime.shutdown_grace_seconds, runtime.on_shutdown, runtime.max_loop_lag_seconds) == (20.0, "disconnect", 1.0)
+    assert runtime.dispatch_bot_messages is False
+
+
+def test_the_intake_secret_comes_from_the_environment_and_never_prints() -> None:
+    config = parse("intake:\n  secret: ${BOTKIT_INTAKE_SECRET}\n", BOTKIT_INTAKE_SECRET="s3cret-value")
+    assert config.intake.secret is not None and config.intake.secret.reveal() == "s3cret-value"
+    assert "s3cret-value" not in repr(config) and "s3cret-value" not in str(config.intake)
+
+
+def test_intake_and_runtime_mistakes_name_key_and_line() -> None:
+    error = problem("intake:\n  secret: 5\nruntime:\n  on_shutdown: linger\n")
+    assert [(e.line, e.key) for e in error.errors] == [(2, "intake.secret"), (4, "runtime.on_shutdown")]
