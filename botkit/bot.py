@@ -108,6 +108,7 @@ class BotProcess:
                 receipts=ReceiptSettings(receipts.enabled, receipts.delivered, receipts.read, receipts.throttle_seconds),
                 typing_throttle_seconds=self.config.typing.throttle_seconds,
                 connection=self.connection_settings,
+                dispatch_bot_messages=runtime.dispatch_bot_messages,
             ),
             plugin_config=self.config.plugin_config,
             max_sessions=runtime.max_sessions,

@@ -2,7 +2,7 @@
 
 - `POST /contact-flow`: the event a Connect contact flow gives a Lambda function
   (the emulator POSTs the same); the bot joins the contact as a custom bot.
-- `POST /contacts`: a participant token obtained elsewhere, `{"ContactId", "ParticipantToken"[, "ParticipantId"]}`.
+- `POST /contacts`: a participant token obtained elsewhere, `{"ContactId", "ParticipantToken", "ParticipantId"}`.
 - `GET /healthz`: 200 once the bot takes contacts, 503 before and while stopping.
 - `GET /metrics`: Prometheus metrics (sessions, hook calls and durations, failures, reconnects).
 """
@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
 from botkit.connect.secrets import Secret
-from botkit.runtime.manager import CapacityExceeded, SessionManager
+from botkit.runtime.manager import CapacityExceeded, NotACustomBot, SessionManager
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,8 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
         body = await _json_object(request)
         contact_id = _string(body, "ContactId")
         token = Secret(_string(body, "ParticipantToken"))
-        participant_id = body.get("ParticipantId")
-        if participant_id is not None and not isinstance(participant_id, str):
-            raise IntakeError("ParticipantId must be a string")
-
-        async def adopt() -> Any:
-            return manager.adopt(contact_id, token, participant_id)
-
-        return await _answer(contact_id, adopt, wait_live=True)
+        participant_id = _string(body, "ParticipantId")
+        return await _answer(contact_id, lambda: manager.hand_in(contact_id, token, participant_id), wait_live=True)
 
     async def metrics(request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest())
@@ -70,6 +64,8 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
             return web.json_response({"message": "not ready"}, status=503, headers={"Retry-After": "1"})
         try:
             session = await start()
+        except NotACustomBot as reason:
+            return web.json_response({"message": str(reason)}, status=409)
         except CapacityExceeded as error:
             return web.json_response({"message": str(error)}, status=503, headers={"Retry-After": "5"})
         except ParticipantServiceError as error:

@@ -43,7 +43,7 @@ class StubManager:
             raise self.failure
         return StubSession("bot-1")
 
-    def adopt(self, contact_id: str, token: Any, participant_id: str | None = None) -> Any:
+    async def hand_in(self, contact_id: str, token: Any, participant_id: str) -> Any:
         self.joined.append(contact_id)
         return StubSession(participant_id)
 
@@ -95,7 +95,7 @@ BAD_CONTACTS = [
     pytest.param({"ContactId": "c-1", "ParticipantToken": ""}, "ParticipantToken must be a non-empty string", id="token-empty"),
     pytest.param(
         {"ContactId": "c-1", "ParticipantToken": "secret-token-value", "ParticipantId": 7},
-        "ParticipantId must be a string",
+        "ParticipantId must be a non-empty string",
         id="participant-id-number",
     ),
 ]
@@ -224,8 +224,10 @@ async def test_a_refused_participant_token_is_a_409_with_a_reason() -> None:
     async with running_bot([]) as bot:
         intake = f"{bot.server_url}/contacts"
         async with aiohttp.ClientSession() as http:
-            async with http.post(intake, json={"ContactId": "c-1", "ParticipantToken": "not-a-token"}) as answer:
+            body = {"ContactId": "c-1", "ParticipantToken": "not-a-token", "ParticipantId": "p-1"}
+            async with http.post(intake, json=body) as answer:
                 assert answer.status == 409
-                assert "refused" in (await answer.json())["message"]
+                assert "AccessDenied" in (message := (await answer.json())["message"])
+                assert "not-a-token" not in message
             async with http.get(f"{bot.server_url}/healthz") as answer:
                 assert answer.status == 200

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
+from botkit.connect import vocabulary as v
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
 from botkit.connect.secrets import Secret
@@ -19,6 +21,15 @@ log = logging.getLogger(__name__)
 
 class CapacityExceeded(Exception):
     """This process already carries its `max_sessions`; another worker should take the contact."""
+
+
+class NotACustomBot(Exception):
+    """A participant token handed in is not a custom bot's: the bot must not speak or leave with it."""
+
+
+TRANSCRIPT_PAGE = 100
+JOINED_READS = 3
+JOINED_READ_PAUSE = 0.25
 
 
 class SessionManager:
@@ -44,31 +55,100 @@ class SessionManager:
         self._max_sessions = max_sessions
         self.sessions: dict[str, Session] = {}
         self._tasks: dict[str, asyncio.Task[str]] = {}
-        self._joining: dict[str, asyncio.Future[Session]] = {}
+        self._joining: dict[str, asyncio.Future[Session | None]] = {}
 
     async def join(self, contact_id: str) -> Session:
-        """Join `contact_id` as a custom bot; joining a contact twice returns the session already there."""
-        if contact_id in self.sessions:
-            return self.sessions[contact_id]
-        if contact_id in self._joining:
-            return await asyncio.shield(self._joining[contact_id])
+        """Join `contact_id` as a custom bot; a contact joined or handed in already keeps its one session."""
+        running = await self._settled(contact_id)
+        if running is not None:
+            return running
         self._check_capacity()
-        pending: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
-        self._joining[contact_id] = pending
-        try:
+        async with self._claim(contact_id) as settle:
             joined = await self._control.create_participant(self._instance_id, contact_id, self._display_name)
-            session = self.adopt(contact_id, joined.participant_token, joined.participant_id)
+            return settle(self.adopt(contact_id, joined.participant_token, joined.participant_id))
+
+    async def hand_in(self, contact_id: str, participant_token: Secret, participant_id: str) -> Session:
+        """Run a session for a custom bot's token obtained elsewhere, once its participant is proven a custom bot.
+
+        Raises NotACustomBot for anyone else's token. A contact that already has a session keeps it:
+        the answer is that session, whichever route brought it.
+        """
+        running = await self._settled(contact_id)
+        if running is not None and running.participant_id == participant_id:
+            return running
+        if running is not None:
+            await self._vouch(contact_id, participant_token, participant_id)
+            log.info("contact %r: a second custom bot was handed in; the session already there keeps the contact", contact_id)
+            return running
+        self._check_capacity()
+        async with self._claim(contact_id) as settle:
+            await self._vouch(contact_id, participant_token, participant_id)
+            return settle(self.adopt(contact_id, participant_token, participant_id))
+
+    async def _settled(self, contact_id: str) -> Session | None:
+        """The contact's session, once any join or hand-in under way has settled; None when it has none."""
+        while contact_id not in self.sessions:
+            pending = self._joining.get(contact_id)
+            if pending is None:
+                return None
+            session = await asyncio.shield(pending)
+            if session is not None:
+                return session
+        return self.sessions[contact_id]
+
+    @asynccontextmanager
+    async def _claim(self, contact_id: str) -> AsyncIterator[Callable[[Session], Session]]:
+        """Hold the contact while one join or hand-in runs: the others wait for it, then take its session or try theirs."""
+        pending: asyncio.Future[Session | None] = asyncio.get_running_loop().create_future()
+        self._joining[contact_id] = pending
+
+        def settle(session: Session) -> Session:
             pending.set_result(session)
             return session
-        except BaseException as error:
-            pending.set_exception(error)
-            pending.exception()
-            raise
+
+        try:
+            yield settle
         finally:
+            if not pending.done():
+                pending.set_result(None)
             del self._joining[contact_id]
 
+    async def _vouch(self, contact_id: str, participant_token: Secret, participant_id: str) -> None:
+        """Prove `participant_id` joined the contact as a custom bot, with calls that neither speak nor leave.
+
+        Only CreateParticipantConnection (credentials, no socket) and GetTranscript are made with the
+        token: SendMessage, SendEvent or DisconnectParticipant with a customer's token would speak for
+        the customer or end their chat. The token's owner cannot be read from the service, so a token
+        passed with another participant's id is not caught here: the intake's signature guards that.
+        """
+        details = await self._participants.create_participant_connection(
+            participant_token, types=(v.CONNECTION_CREDENTIALS,), connect_participant=True
+        )
+        if details.connection_token is None:
+            raise NotACustomBot("Amazon Connect gave no connection for the participant token")
+        role = await self._joined_role(details.connection_token, participant_id)
+        if role != v.CUSTOM_BOT:
+            log.warning("contact %r: refused a participant token handed in for a %s participant", contact_id, role)
+            found = f"joined as {role}" if role else "has not joined the contact"
+            raise NotACustomBot(f"the participant is not a custom bot: it {found}")
+
+    async def _joined_role(self, connection_token: Secret, participant_id: str) -> str | None:
+        """The role `participant_id` joined with, read from the newest item back; None when it never joined.
+
+        Read again a few times when it is absent: the service may list a fresh join a moment late.
+        """
+        for read in range(JOINED_READS):
+            if read:
+                await asyncio.sleep(JOINED_READ_PAUSE * 2 ** (read - 1))
+            async for item in self._participants.iter_transcript(
+                connection_token, max_results=TRANSCRIPT_PAGE, scan_direction=v.BACKWARD, sort_order=v.DESCENDING
+            ):
+                if item.content_type == v.EVENT_PARTICIPANT_JOINED and item.participant_id == participant_id:
+                    return item.participant_role
+        return None
+
     def adopt(self, contact_id: str, participant_token: Secret, participant_id: str | None = None) -> Session:
-        """Run a session for a participant token obtained elsewhere."""
+        """Run a session for a custom bot's participant token the caller vouches for (`hand_in` proves it first)."""
         if contact_id in self.sessions:
             return self.sessions[contact_id]
         self._check_capacity()

@@ -23,3 +23,7 @@ HANDLER_FAILURES = Counter(
 CONNECTION_FAILURES = Counter("botkit_connection_failures_total", "Failed attempts to (re)connect a contact.")
 SOCKETS_ENDED = Counter("botkit_sockets_ended_total", "Participant websockets that ended (drops, rotations, chat ends).")
 EVENTS_REFUSED = Counter("botkit_events_refused_total", "Live items refused by a full session inbox (read back later).")
+EVENTS_DROPPED_AFTER_END = Counter(
+    "botkit_events_dropped_after_end_total",
+    "Events queued or arriving once the chat was over for the bot (ended, 403, session closing): not dispatched.",
+)

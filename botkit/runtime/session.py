@@ -62,6 +62,7 @@ class SessionSettings:
     receipts: ReceiptSettings = ReceiptSettings()
     typing_throttle_seconds: float = 10.0
     connection: ConnectionSettings = ConnectionSettings()
+    dispatch_bot_messages: bool = False
 
 
 class _Handling:
@@ -107,6 +108,7 @@ class Session:
         self._refusing = False
         self._resync: asyncio.Task[None] | None = None
         self._ended_reason: str | None = None
+        self._last_word: Item | None = None
         self._typing = TypingThrottle(self._settings.typing_throttle_seconds)
         self._receipts = Receipts(self._settings.receipts, self.send_event, self._receipts_allowed)
         self._connection = ContactConnection(client, participant_token, self, self._settings.connection)
@@ -132,6 +134,13 @@ class Session:
     def feed(self, item: Item) -> None:
         """Queue `item` unless it was seen: the one place exactly-once is decided."""
         if not item.id or item.id in self._recent:
+            return
+        if self.finished:
+            metrics.EVENTS_DROPPED_AFTER_END.inc()
+            return
+        if item.content_type == v.EVENT_CHAT_ENDED:
+            self._recent.add(item.id)
+            self._end("chat_ended", last_word=item)
             return
         if self._refusing or self._queue.full():
             # Not marked seen, so the transcript brings it back. Once one item is refused, every
@@ -211,12 +220,23 @@ class Session:
         self._end("shutdown")
         self._set_ready()
 
-    def _end(self, reason: str) -> None:
-        """Stop after the events already queued; the first reason given is the one reported."""
-        if self._ended_reason is None:
-            self._ended_reason = reason
-        if not self._queue.full():
-            self._queue.put(_END)
+    def _end(self, reason: str, last_word: Item | None = None) -> None:
+        """The chat is over for the bot: drop (and count) what is queued, so no plugin hears of it.
+
+        The first reason given is the one reported. `last_word`, the chat-ended event, is still
+        dispatched once, after whatever handler is running: it is the end itself, not more chat.
+        """
+        if self._ended_reason is not None:
+            return
+        self._ended_reason = reason
+        self._last_word = last_word
+        dropped = self._queue.clear()
+        if dropped:
+            metrics.EVENTS_DROPPED_AFTER_END.inc(dropped)
+            log.info("contact %s: chat over (%s); %d queued event(s) dropped, not dispatched", self.contact_id, reason, dropped)
+        if last_word is not None:
+            self._queue.put(last_word)
+        self._queue.put(_END)
 
     def _set_ready(self) -> None:
         if not self._ready.done():
@@ -231,12 +251,12 @@ class Session:
             item = await self._queue.get()
             self._resync_when_drained()
             if item is _END:
-                if self._queue.empty():
-                    return
-                continue
-            await self._handle(item)
-            if self._ended_reason is not None and self._queue.empty():
                 return
+            await self._handle(item)
+
+    def _may_dispatch(self, item: Item) -> bool:
+        """Nothing reaches a plugin once the chat is over for the bot, but the chat-ended event itself."""
+        return self._ended_reason is None or item is self._last_word
 
     async def _handle(self, item: Item) -> None:
         own = self._own(item)
@@ -245,24 +265,28 @@ class Session:
             if item.content_type == v.EVENT_PARTICIPANT_LEFT:
                 self._end("removed")
             return
+        is_message = item.type in (v.MESSAGE, v.ATTACHMENT)
+        if is_message and self._from_another_bot(item):
+            return
         hook = self._hook_for(item)
         if hook is None:
             _note_unknown(self.contact_id, item)
-        is_message = item.type in (v.MESSAGE, v.ATTACHMENT)
         if is_message:
             self._receipts.delivered(item.id)
         handling = _handling.set(_Handling(item.id))
         try:
-            if hook is not None:
+            if hook is not None and self._may_dispatch(item):
                 await self._dispatcher.call(hook, self, item, **{_argument_of(hook): item})
-            if not is_message:
+            if not is_message and self._may_dispatch(item):
                 await self._dispatcher.call("on_event", self, item, event=item)
         finally:
             _handling.reset(handling)
         if is_message:
             self._receipts.read(item.id)
-        if item.content_type == v.EVENT_CHAT_ENDED:
-            self._end("chat_ended")
+
+    def _from_another_bot(self, item: Item) -> bool:
+        """Two bots that answer each other would talk forever: another bot is heard only when configured."""
+        return item.participant_role == v.CUSTOM_BOT and not self._settings.dispatch_bot_messages
 
     @staticmethod
     def _hook_for(item: Item) -> str | None:
@@ -311,16 +335,25 @@ class Session:
 
     async def send_message(self, content: str, content_type: str = v.TEXT_PLAIN) -> SendResult:
         """Send a message; a retry or a replay of the same event never delivers it twice."""
-        result = await self._client.send_message(
-            self._token(), content, content_type, client_token=self._next_client_token()
+        result = await self._ending_on_403(
+            self._client.send_message(self._token(), content, content_type, client_token=self._next_client_token())
         )
         return self._remember_sent(result)
 
     async def send_event(self, content_type: str, content: str | None = None) -> SendResult:
-        result = await self._client.send_event(
-            self._token(), content_type, content, client_token=self._next_client_token()
+        result = await self._ending_on_403(
+            self._client.send_event(self._token(), content_type, content, client_token=self._next_client_token())
         )
         return self._remember_sent(result)
+
+    async def _ending_on_403(self, call: Awaitable[T]) -> T:
+        """AccessDenied on a send means the chat is over for the bot: end now, so nothing queued is dispatched."""
+        try:
+            return await call
+        except ParticipantServiceError as error:
+            if error.status == 403:
+                self._end("removed" if self._removed() else "chat_ended")
+            raise
 
     async def send_typing(self) -> SendResult | None:
         """Typing, at most once per window (10 s by default, like chatjs); None when throttled."""
@@ -331,14 +364,16 @@ class Session:
     async def send_attachment(self, name: str, data: bytes, content_type: str) -> str:
         """Upload `data` as an attachment of the chat; returns its AttachmentId."""
         token = self._token()
-        target = await self._client.start_attachment_upload(
-            token, content_type, len(data), name, client_token=self._next_client_token()
+        target = await self._ending_on_403(
+            self._client.start_attachment_upload(token, content_type, len(data), name, client_token=self._next_client_token())
         )
         async with aiohttp.ClientSession() as http:
             async with http.put(target.url, data=data, headers=dict(target.headers_to_include)) as response:
                 if response.status >= 300:
                     raise ParticipantConnectionError("UploadAttachment", 1, f"upload answered HTTP {response.status}")
-        await self._client.complete_attachment_upload(token, target.attachment_id, client_token=self._next_client_token())
+        await self._ending_on_403(
+            self._client.complete_attachment_upload(token, target.attachment_id, client_token=self._next_client_token())
+        )
         return target.attachment_id
 
     async def disconnect(self) -> None:
@@ -460,6 +495,12 @@ class _Inbox:
 
     def full(self) -> bool:
         return len(self._items) >= self.limit
+
+    def clear(self) -> int:
+        """Empty the inbox; how many items it held."""
+        held = len(self._items)
+        self._items.clear()
+        return held
 
     def put(self, item: Item) -> None:
         self._items.append(item)
