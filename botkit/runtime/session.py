@@ -142,6 +142,10 @@ class Session:
             self._recent.add(item.id)
             self._end("chat_ended", last_word=item)
             return
+        if item.content_type == v.EVENT_PARTICIPANT_LEFT and self.participant_id is not None and item.participant_id == self.participant_id:
+            self._recent.add(item.id)
+            self._end("removed")
+            return
         if self._refusing or self._queue.full():
             # Not marked seen, so the transcript brings it back. Once one item is refused, every
             # later one is too until the next gap fill: a later item marked seen would make that
