@@ -77,12 +77,11 @@ class SessionManager:
         if running is not None and running.participant_id == participant_id:
             return running
         if running is not None:
-            await self._vouch(contact_id, participant_token, participant_id)
-            log.info("contact %r: a second custom bot was handed in; the session already there keeps the contact", contact_id)
+            await self._vouch(contact_id, participant_token, participant_id, joining=False)
             return running
         self._check_capacity()
         async with self._claim(contact_id) as settle:
-            await self._vouch(contact_id, participant_token, participant_id)
+            await self._vouch(contact_id, participant_token, participant_id, joining=True)
             return settle(self.adopt(contact_id, participant_token, participant_id))
 
     async def _settled(self, contact_id: str) -> Session | None:
@@ -113,31 +112,34 @@ class SessionManager:
                 pending.set_result(None)
             del self._joining[contact_id]
 
-    async def _vouch(self, contact_id: str, participant_token: Secret, participant_id: str) -> None:
-        """Prove `participant_id` joined the contact as a custom bot, with calls that neither speak nor leave.
+    async def _vouch(self, contact_id: str, participant_token: Secret, participant_id: str, *, joining: bool) -> None:
+        """Refuse a token whose participant is not a custom bot, with calls that neither speak nor leave.
 
         Only CreateParticipantConnection (credentials, no socket) and GetTranscript are made with the
         token: SendMessage, SendEvent or DisconnectParticipant with a customer's token would speak for
-        the customer or end their chat. The token's owner cannot be read from the service, so a token
+        the customer or end their chat. `joining`: the token will run the session, so its participant
+        connects and must be seen joined as a custom bot. Otherwise the contact keeps the session it has
+        and the token is not used again: it only must not be a human's, and a fresh bot is not connected,
+        so it does not linger in the chat. The token's owner cannot be read from the service, so a token
         passed with another participant's id is not caught here: the intake's signature guards that.
         """
         details = await self._participants.create_participant_connection(
-            participant_token, types=(v.CONNECTION_CREDENTIALS,), connect_participant=True
+            participant_token, types=(v.CONNECTION_CREDENTIALS,), connect_participant=True if joining else None
         )
         if details.connection_token is None:
             raise NotACustomBot("Amazon Connect gave no connection for the participant token")
-        role = await self._joined_role(details.connection_token, participant_id)
-        if role != v.CUSTOM_BOT:
+        role = await self._joined_role(details.connection_token, participant_id, reads=JOINED_READS if joining else 1)
+        if role != v.CUSTOM_BOT and (joining or role is not None):
             log.warning("contact %r: refused a participant token handed in for a %s participant", contact_id, role)
             found = f"joined as {role}" if role else "has not joined the contact"
             raise NotACustomBot(f"the participant is not a custom bot: it {found}")
 
-    async def _joined_role(self, connection_token: Secret, participant_id: str) -> str | None:
+    async def _joined_role(self, connection_token: Secret, participant_id: str, *, reads: int) -> str | None:
         """The role `participant_id` joined with, read from the newest item back; None when it never joined.
 
         Read again a few times when it is absent: the service may list a fresh join a moment late.
         """
-        for read in range(JOINED_READS):
+        for read in range(reads):
             if read:
                 await asyncio.sleep(JOINED_READ_PAUSE * 2 ** (read - 1))
             async for item in self._participants.iter_transcript(

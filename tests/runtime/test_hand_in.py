@@ -227,4 +227,6 @@ async def test_one_session_per_contact_however_and_whenever_it_is_handed_in(emul
         await customer.send("ping")
         transcript = await customer.wait_for_transcript(lambda items: "echo: ping" in texts(items))
         assert texts(transcript) == [GREETING, "echo: ping"]
+        joined_bots = [i for i in transcript if i["ContentType"].endswith("participant.joined") and i.get("ParticipantRole") == "CUSTOM_BOT"]
+        assert len(joined_bots) == 1, "a second bot participant was connected and left lingering in the chat"
     await customer.close()
