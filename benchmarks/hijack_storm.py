@@ -7,7 +7,8 @@ starts one live chat with a customer, and counts the chat's transcript items and
 of /proc/<pid>/status). Then it fires the hijacks at once: POST /contacts with the CUSTOMER's
 ParticipantToken and ParticipantId. It waits for every answer, watches the chat for `--watch` seconds,
 and prints the figures before and after and the statuses the hijacks got. Last, the customer speaks
-again, to show the chat still works.
+again, to show the chat still works. With --forge-contact-id each hijack names a made-up ContactId:
+the old intake keyed sessions by that id, so each one started a session of its own.
 
 A bot that took such a token would speak as the customer: its session echoes the bot, the bot echoes
 it, and the chat fills without end. A bot that refuses it answers 409 and the chat does not move.
@@ -100,7 +101,7 @@ class Chat:
             return int((await answer.json())["ItemCount"])
 
 
-async def storm(bot_url: str, bot_pid: int, endpoint: str, hijacks: int, watch: float) -> None:
+async def storm(bot_url: str, bot_pid: int, endpoint: str, hijacks: int, watch: float, forge_contact_id: bool) -> None:
     async with aiohttp.ClientSession() as http:
         chat = Chat(endpoint)
         await chat.start(http)
@@ -108,15 +109,15 @@ async def storm(bot_url: str, bot_pid: int, endpoint: str, hijacks: int, watch: 
         await chat.until_bot_says("echo: hello")
         items_before, rss_before = await chat.item_count(http), rss_mb(bot_pid)
 
-        body = {"ContactId": chat.contact_id, "ParticipantToken": chat.participant_token, "ParticipantId": chat.participant_id}
-
-        async def hijack() -> int:
+        async def hijack(number: int) -> int:
+            contact_id = f"forged-{number}" if forge_contact_id else chat.contact_id
+            body = {"ContactId": contact_id, "ParticipantToken": chat.participant_token, "ParticipantId": chat.participant_id}
             async with http.post(f"{bot_url}/contacts", json=body) as answer:
                 await answer.read()
                 return answer.status
 
         started = time.monotonic()
-        statuses = Counter(await asyncio.gather(*(hijack() for _ in range(hijacks))))
+        statuses = Counter(await asyncio.gather(*(hijack(number) for number in range(hijacks))))
         answered_in = time.monotonic() - started
 
         most_items, most_rss = items_before, rss_before
@@ -134,7 +135,9 @@ async def storm(bot_url: str, bot_pid: int, endpoint: str, hijacks: int, watch: 
         except TimeoutError:
             still_served = "NO (no echo within 10 s)"
 
-    print(f"hijacks: {hijacks} POST /contacts with the customer's ParticipantToken and ParticipantId, answered in {answered_in:.2f} s")
+    contact = "made-up ContactIds" if forge_contact_id else "the chat's ContactId"
+    print(f"hijacks: {hijacks} POST /contacts with the customer's ParticipantToken and ParticipantId, {contact}")
+    print(f"answered in {answered_in:.2f} s")
     print("statuses: " + ", ".join(f"{status} x{count}" for status, count in sorted(statuses.items())))
     print(f"chat items: {items_before} before, {items_after} after {watch:.0f} s of watching (most seen {most_items})")
     print(f"bot RSS (VmRSS): {rss_before:.1f} MB before, {rss_after:.1f} MB after (most seen {most_rss:.1f} MB)")
@@ -145,6 +148,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hijacks", type=int, default=50, help="POST /contacts requests fired at once (default 50)")
     parser.add_argument("--watch", type=float, default=5.0, help="seconds to watch the chat after the answers (default 5)")
+    parser.add_argument(
+        "--forge-contact-id",
+        action="store_true",
+        help="post each hijack under a made-up ContactId (a session key of its own), as the storm of the issue did",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hijack-storm-") as scratch:
         logs = Path(scratch)
@@ -162,7 +170,7 @@ def main() -> None:
             config_path.write_text(json.dumps(bot_yaml))  # JSON is YAML
             bot = Proc("bot", [BOTKIT, "serve", str(config_path)], ready_prefix="bot:", log_dir=logs, cwd=ROOT)
             bot_url = bot.start(timeout=30).split()[0]
-            asyncio.run(storm(bot_url, bot.pid, endpoint, args.hijacks, args.watch))
+            asyncio.run(storm(bot_url, bot.pid, endpoint, args.hijacks, args.watch, args.forge_contact_id))
         finally:
             stop_all()
 

@@ -128,14 +128,18 @@ class SessionManager:
         )
         if details.connection_token is None:
             raise NotACustomBot("Amazon Connect gave no connection for the participant token")
-        role = await self._joined_role(details.connection_token, participant_id, reads=JOINED_READS if joining else 1)
+        role = await self._joined_role(
+            details.connection_token, contact_id, participant_id, reads=JOINED_READS if joining else 1
+        )
         if role != v.CUSTOM_BOT and (joining or role is not None):
             log.warning("contact %r: refused a participant token handed in for a %s participant", contact_id, role)
             found = f"joined as {role}" if role else "has not joined the contact"
             raise NotACustomBot(f"the participant is not a custom bot: it {found}")
 
-    async def _joined_role(self, connection_token: Secret, participant_id: str, *, reads: int) -> str | None:
-        """The role `participant_id` joined with, read from the newest item back; None when it never joined.
+    async def _joined_role(self, connection_token: Secret, contact_id: str, participant_id: str, *, reads: int) -> str | None:
+        """The role `participant_id` joined `contact_id` with, read from the newest item back; None when it never joined.
+
+        Naming the contact makes the service refuse (403) a token of another contact.
 
         Read again a few times when it is absent: the service may list a fresh join a moment late.
         """
@@ -143,7 +147,11 @@ class SessionManager:
             if read:
                 await asyncio.sleep(JOINED_READ_PAUSE * 2 ** (read - 1))
             async for item in self._participants.iter_transcript(
-                connection_token, max_results=TRANSCRIPT_PAGE, scan_direction=v.BACKWARD, sort_order=v.DESCENDING
+                connection_token,
+                contact_id=contact_id,
+                max_results=TRANSCRIPT_PAGE,
+                scan_direction=v.BACKWARD,
+                sort_order=v.DESCENDING,
             ):
                 if item.content_type == v.EVENT_PARTICIPANT_JOINED and item.participant_id == participant_id:
                     return item.participant_role
