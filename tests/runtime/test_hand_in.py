@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 from botkit import hookimpl
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
+from botkit.connect.errors import ParticipantServiceError
 from botkit.connect.secrets import Secret
 from botkit.emulator import Emulator
 from botkit.emulator.contacts import Participant
@@ -168,6 +169,16 @@ async def test_a_custom_bots_token_is_kept_and_its_session_speaks_as_that_bot(em
     await customer.close()
 
 
+async def test_a_custom_bots_token_handed_in_under_another_contact_is_refused(emulator: Emulator) -> None:
+    customer, _ = await start_chat(emulator.base_url)
+    bot = await new_bot_participant(customer)
+    async with bot_manager(emulator) as manager:
+        with pytest.raises(ParticipantServiceError) as refused:
+            await manager.hand_in("another-contact", Secret(bot["ParticipantToken"]), bot["ParticipantId"])
+        assert refused.value.status == 403 and manager.sessions == {}
+    await customer.close()
+
+
 async def test_a_token_handed_in_with_a_participant_that_never_joined_is_refused(emulator: Emulator) -> None:
     customer, customer_token = await start_chat(emulator.base_url)
     async with bot_manager(emulator) as manager:
@@ -177,24 +188,27 @@ async def test_a_token_handed_in_with_a_participant_that_never_joined_is_refused
     await customer.close()
 
 
-async def test_the_hijack_over_http_is_a_409_and_the_customers_chat_is_untouched() -> None:
-    """The storm of the issue, once: the customer's own token posted to /contacts while the bot is in the chat."""
+@pytest.mark.parametrize("contact", ["the chat's", "made up"])
+async def test_the_hijack_over_http_is_a_409_and_the_customers_chat_is_untouched(contact: str) -> None:
+    """The storm of the issue, once: the customer's own token posted to /contacts while the bot is in the chat,
+    under the chat's ContactId or a made-up one (the old intake ran a session per made-up id, as the customer)."""
     async with running_bot([Greeter()]) as bot:
         assert bot.emulator is not None
         spy = EmulatorSpy(bot.emulator)
         customer, customer_token = await start_chat(bot.emulator.base_url)
         await customer.wait_for_transcript(lambda items: GREETING in texts(items))
-        contact = bot.emulator.center.contacts[customer.contact_id]
-        before = [item["Id"] for item in contact.transcript]
-        body = {"ContactId": customer.contact_id, "ParticipantToken": customer_token, "ParticipantId": customer.participant_id}
+        chat = bot.emulator.center.contacts[customer.contact_id]
+        before = [item["Id"] for item in chat.transcript]
+        contact_id = customer.contact_id if contact == "the chat's" else "made-up-contact"
+        body = {"ContactId": contact_id, "ParticipantToken": customer_token, "ParticipantId": customer.participant_id}
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{bot.server_url}/contacts", json=body) as answer:
                 assert answer.status == 409, await answer.text()
                 reason = (await answer.json())["message"]
         assert customer_token not in reason
         assert spy.by(customer.participant_id) == []
-        assert [item["Id"] for item in contact.transcript] == before
-        assert not contact.ended and len(bot.manager.sessions) == 1
+        assert [item["Id"] for item in chat.transcript] == before
+        assert not chat.ended and list(bot.manager.sessions) == [customer.contact_id]
         await customer.close()
 
 
