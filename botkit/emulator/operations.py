@@ -15,7 +15,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from botkit.emulator.contacts import ContactCenter, Participant
-from botkit.emulator.errors import CONNECT, PARTICIPANT, ServiceError, service_model
+from botkit.emulator.errors import PARTICIPANT, ServiceError, internal_error, service_model
 from botkit.emulator.faults import Faults
 from botkit.emulator.validation import validate, validation_message
 from botkit.emulator.wire import WireError, parse_input, serialize_output
@@ -85,7 +85,7 @@ class Operations:
                 if participant is not None:
                     self._center.remember(participant, name, client_token, body, reply)
             if self._faults.applies_to(name) and self._faults.lose_response():
-                raise ServiceError("InternalServerException", "Internal server error", service=self._service)
+                raise internal_error(self._service)
             return self._response(operation, reply)
 
         return web.route(method, path, endpoint)
@@ -103,9 +103,9 @@ class Operations:
             await asyncio.sleep(delay)
         error = self._faults.error_before()
         if error is not None:
-            _, code = error
-            if self._service == CONNECT and code == "InternalServerException":
-                code = "InternalServiceException"
+            status, code = error
+            if status >= 500:
+                raise internal_error(self._service, "Injected fault")
             raise ServiceError(code, "Injected fault", service=self._service)
 
     def _authenticate(self, request: web.Request, token: TokenKind) -> Participant | None:
