@@ -11,17 +11,19 @@ from botkit.emulator.contacts import Contact, ContactCenter
 from botkit.emulator.errors import CONNECT, ServiceError
 from botkit.emulator.faults import Faults
 from botkit.emulator.operations import Call, Operations
+from botkit.emulator.sigv4 import SignatureChecker
 from botkit.emulator.streaming import Streaming
 
 
 class ConnectApi:
-    """Any SigV4 signature is accepted: the emulator checks the instance, not the caller."""
+    """Signatures are checked only when `config.sigv4` names a key; otherwise any is accepted."""
 
     def __init__(self, center: ContactCenter, config: EmulatorConfig, faults: Faults, streaming: Streaming) -> None:
         self._center = center
         self._config = config
         self._streaming = streaming
-        self._operations = Operations(CONNECT, center, faults)
+        signatures = SignatureChecker(config.sigv4, config.region) if config.sigv4 is not None else None
+        self._operations = Operations(CONNECT, center, faults, signatures)
 
     def routes(self) -> list[web.RouteDef]:
         route = self._operations.route
