@@ -1,4 +1,4 @@
-"""The subset of the `connect` control plane that starts, joins, streams and stops chats."""
+"""The subset of the `connect` control plane that starts, joins, streams, hands off and stops chats."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ class ConnectApi:
             route("DescribeContact", self.describe_contact, token="none"),
             route("StartContactStreaming", self.start_contact_streaming, token="none"),
             route("StopContactStreaming", self.stop_contact_streaming, token="none"),
+            route("UpdateContactAttributes", self.update_contact_attributes, token="none"),
+            route("GetContactAttributes", self.get_contact_attributes, token="none"),
         ]
 
     async def start_chat_contact(self, call: Call) -> dict[str, Any]:
@@ -75,6 +77,16 @@ class ConnectApi:
         contact = self._contact(call)
         self._streaming.stop(contact, call.params["StreamingId"])
         return {}
+
+    async def update_contact_attributes(self, call: Call) -> dict[str, Any]:
+        self._center.check_instance(call.params["InstanceId"])
+        contact = self._center.contact_by_initial_id(call.params["InitialContactId"])
+        self._center.update_attributes(contact, call.params["Attributes"])
+        return {}
+
+    async def get_contact_attributes(self, call: Call) -> dict[str, Any]:
+        self._center.check_instance(call.params["InstanceId"])
+        return {"Attributes": dict(self._center.contact_by_initial_id(call.params["InitialContactId"]).attributes)}
 
     def _contact(self, call: Call) -> Contact:
         self._center.check_instance(call.params["InstanceId"])
