@@ -209,3 +209,16 @@ def test_without_a_key_any_signature_is_accepted(api: Any) -> None:
     )
 
     assert connect.describe_contact(InstanceId=api.instance_id, ContactId=api.start_chat().contact_id)["Contact"]
+
+
+def test_a_path_that_needed_escaping_verifies_as_the_client_signed_it(signed_emulator: EmulatorThread) -> None:
+    """The signature covers the path as sent (escaped), so the check must not re-read a decoded path."""
+    connect = client(signed_emulator)
+
+    code, status, _ = refused(
+        lambda: connect.get_contact_attributes(
+            InstanceId=signed_emulator.config.instance_id, InitialContactId="no such contact: ä/?"
+        )
+    )
+
+    assert (code, status) == ("ResourceNotFoundException", 404)
