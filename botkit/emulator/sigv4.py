@@ -3,7 +3,8 @@
 The signature is recomputed by botocore's own signer over the request as the
 client signed it; nothing here does SigV4's arithmetic. The answers are the
 ones AWS's front door gives: 403 with `MissingAuthenticationTokenException`,
-`UnrecognizedClientException` or `InvalidSignatureException`.
+`UnrecognizedClientException` or `InvalidSignatureException`, and 400 with
+`IncompleteSignatureException` for an Authorization header that is not SigV4's shape.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from botkit.emulator.errors import CONNECT, ServiceError
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _FORBIDDEN = 403
+_MALFORMED = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,11 @@ def _refused(code: str, message: str) -> ServiceError:
     return ServiceError(code, message, service=CONNECT, status=_FORBIDDEN)
 
 
+def _incomplete(message: str) -> ServiceError:
+    """A signature that is not even well-formed: AWS answers these 400, not 403."""
+    return ServiceError("IncompleteSignatureException", message, service=CONNECT, status=_MALFORMED)
+
+
 def _invalid_token() -> ServiceError:
     return _refused("UnrecognizedClientException", "The security token included in the request is invalid.")
 
@@ -69,30 +76,28 @@ def _mismatch() -> ServiceError:
 def _parse_authorization(header: str) -> _Authorization:
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
-        raise _refused("IncompleteSignatureException", f"Authorization header must use {ALGORITHM}")
+        raise _incomplete(f"Authorization header must use {ALGORITHM}")
     fields: dict[str, str] = {}
     for part in rest.split(","):
         name, _, value = part.strip().partition("=")
         fields[name] = value
     credential, signed, signature = fields.get("Credential"), fields.get("SignedHeaders"), fields.get("Signature")
     if not credential or not signed or not signature:
-        raise _refused(
-            "IncompleteSignatureException",
-            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
-        )
+        raise _incomplete("Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.")
     access_key_id, *scope = credential.split("/")
     if len(scope) != 4 or scope[3] != "aws4_request":
-        raise _refused("IncompleteSignatureException", "Credential must have the form ACCESS_KEY/DATE/REGION/SERVICE/aws4_request")
+        raise _incomplete("Credential must have the form ACCESS_KEY/DATE/REGION/SERVICE/aws4_request")
     return _Authorization(access_key_id, scope, signed.split(";"), signature)
 
 
-def _request_time(amz_date: str | None, now: datetime) -> datetime:
+def _fresh_date(amz_date: str | None, now: datetime) -> str:
+    """The request's X-Amz-Date, if it is within five minutes of `now`, as AWS allows."""
     if not amz_date:
-        raise _refused("IncompleteSignatureException", "Authorization header requires existence of a 'X-Amz-Date' header.")
+        raise _incomplete("Authorization header requires existence of a 'X-Amz-Date' header.")
     try:
         signed_at = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
-        raise _refused("IncompleteSignatureException", "X-Amz-Date must be in ISO 8601 basic format") from None
+        raise _incomplete("X-Amz-Date must be in ISO 8601 basic format") from None
     stamp = now.strftime(SIGV4_TIMESTAMP)
     if signed_at < now - MAX_CLOCK_SKEW:
         earliest = (now - MAX_CLOCK_SKEW).strftime(SIGV4_TIMESTAMP)
@@ -106,7 +111,7 @@ def _request_time(amz_date: str | None, now: datetime) -> datetime:
             "InvalidSignatureException",
             f"Signature not yet current: {amz_date} is still later than {latest} ({stamp} + 5 min.)",
         )
-    return signed_at
+    return amz_date
 
 
 class SignatureChecker:
@@ -123,12 +128,11 @@ class SignatureChecker:
         authorization = _parse_authorization(header)
         if not hmac.compare_digest(authorization.access_key_id.encode(), self._key.access_key_id.encode()):
             raise _invalid_token()
-        amz_date = request.headers.get("X-Amz-Date")
-        _request_time(amz_date, now or datetime.now(UTC))
-        self._check_scope(authorization.scope, amz_date or "")
+        amz_date = _fresh_date(request.headers.get("X-Amz-Date"), now or datetime.now(UTC))
+        self._check_scope(authorization.scope, amz_date)
         if any(name not in request.headers for name in authorization.signed_headers):
             raise _mismatch()
-        expected = self._signature(request, body, authorization.signed_headers, amz_date or "")
+        expected = self._signature(request, body, authorization.signed_headers, amz_date)
         if not hmac.compare_digest(expected.encode(), authorization.signature.encode()):
             raise _mismatch()
 

@@ -222,3 +222,21 @@ def test_a_path_that_needed_escaping_verifies_as_the_client_signed_it(signed_emu
     )
 
     assert (code, status) == ("ResourceNotFoundException", 404)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic dXNlcjpwYXNz", f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20240101/us-east-1/connect/aws4_request"],
+)
+def test_an_authorization_header_not_shaped_like_sigv4_is_an_incomplete_signature(
+    signed_emulator: EmulatorThread, authorization: str
+) -> None:
+    request = urllib.request.Request(
+        f"{signed_emulator.base_url}/contacts/{signed_emulator.config.instance_id}/any-contact",
+        headers={"Authorization": authorization, "X-Amz-Date": "20240101T000000Z"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=5)
+
+    assert raised.value.code == 400
+    assert raised.value.headers["x-amzn-ErrorType"] == "IncompleteSignatureException"
