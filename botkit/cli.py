@@ -17,6 +17,7 @@ from botkit.config import BotConfig, ConfigError, load_config
 from botkit.connect.websocket import SocketFailure
 from botkit.emulator import Emulator, EmulatorConfig, FaultSpec
 from botkit.emulator.faults import FaultSpecError, load_fault_file
+from botkit.emulator.sigv4 import SigV4Key
 from botkit.logs import configure_logging
 from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
 
@@ -26,6 +27,14 @@ def _load_faults(path: str) -> FaultSpec:
         return load_fault_file(path)
     except FaultSpecError as error:
         raise SystemExit(f"botkit: {error}") from None
+
+
+def _sigv4_key(text: str) -> SigV4Key:
+    """argparse would echo a plain ValueError's argument, the secret included; this message never holds it."""
+    try:
+        return SigV4Key.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 async def _until_signalled() -> None:
@@ -45,6 +54,7 @@ async def _run_emulator(args: argparse.Namespace) -> None:
         instance_id=args.instance_id,
         contact_flow_id=args.contact_flow_id,
         websocket_idle_timeout=args.idle_timeout,
+        sigv4=args.sigv4,
     )
     async with Emulator(config, _load_faults(args.faults) if args.faults else None) as emulator:
         print(f"emulator: {emulator.base_url}", flush=True)
@@ -146,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--contact-flow-id", default=defaults.contact_flow_id, help="the one flow's id (stable default)")
     emulator.add_argument(
         "--idle-timeout", type=float, default=defaults.websocket_idle_timeout, help="seconds before a silent socket closes"
+    )
+    emulator.add_argument(
+        "--sigv4",
+        metavar="ACCESS_KEY_ID:SECRET",
+        type=_sigv4_key,
+        help="check every connect call's SigV4 signature against this key (default: accept any signature)",
     )
     emulator.add_argument(
         "--event-loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvloop needs connect-botkit[uvloop]"

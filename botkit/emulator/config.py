@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from botkit.emulator.sigv4 import SigV4Key
+
 _NAMESPACE = uuid.UUID("6f0e7b0a-5b1e-4c47-9d2c-b07c1e0e0001")
 
 DEFAULT_INSTANCE_ID = str(uuid.uuid5(_NAMESPACE, "instance"))
@@ -41,6 +43,10 @@ class EmulatorConfig:
     webhook_attempts: int = 5
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     streaming_endpoints: dict[str, list[str]] = field(default_factory=dict)
+    sigv4: SigV4Key | None = None
+    """When set, every `connect` call must carry a valid SigV4 signature by this key; otherwise any is accepted."""
+    default_queue: str = "BasicQueue"
+    """Where the contact flow queues a contact its bot left, unless the contact's `queue` attribute names one."""
 
     @property
     def instance_arn(self) -> str:

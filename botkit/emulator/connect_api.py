@@ -1,4 +1,4 @@
-"""The subset of the `connect` control plane that starts, joins, streams and stops chats."""
+"""The subset of the `connect` control plane that starts, joins, streams, hands off and stops chats."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ from botkit.emulator.contacts import Contact, ContactCenter
 from botkit.emulator.errors import CONNECT, ServiceError
 from botkit.emulator.faults import Faults
 from botkit.emulator.operations import Call, Operations
+from botkit.emulator.sigv4 import SignatureChecker
 from botkit.emulator.streaming import Streaming
 
 
 class ConnectApi:
-    """Any SigV4 signature is accepted: the emulator checks the instance, not the caller."""
+    """Signatures are checked only when `config.sigv4` names a key; otherwise any is accepted."""
 
     def __init__(self, center: ContactCenter, config: EmulatorConfig, faults: Faults, streaming: Streaming) -> None:
         self._center = center
         self._config = config
         self._streaming = streaming
-        self._operations = Operations(CONNECT, center, faults)
+        signatures = SignatureChecker(config.sigv4, config.region) if config.sigv4 is not None else None
+        self._operations = Operations(CONNECT, center, faults, signatures)
 
     def routes(self) -> list[web.RouteDef]:
         route = self._operations.route
@@ -32,6 +34,8 @@ class ConnectApi:
             route("DescribeContact", self.describe_contact, token="none"),
             route("StartContactStreaming", self.start_contact_streaming, token="none"),
             route("StopContactStreaming", self.stop_contact_streaming, token="none"),
+            route("UpdateContactAttributes", self.update_contact_attributes, token="none"),
+            route("GetContactAttributes", self.get_contact_attributes, token="none"),
         ]
 
     async def start_chat_contact(self, call: Call) -> dict[str, Any]:
@@ -73,6 +77,16 @@ class ConnectApi:
         contact = self._contact(call)
         self._streaming.stop(contact, call.params["StreamingId"])
         return {}
+
+    async def update_contact_attributes(self, call: Call) -> dict[str, Any]:
+        self._center.check_instance(call.params["InstanceId"])
+        contact = self._center.contact_by_initial_id(call.params["InitialContactId"])
+        self._center.update_attributes(contact, call.params["Attributes"])
+        return {}
+
+    async def get_contact_attributes(self, call: Call) -> dict[str, Any]:
+        self._center.check_instance(call.params["InstanceId"])
+        return {"Attributes": dict(self._center.contact_by_initial_id(call.params["InitialContactId"]).attributes)}
 
     def _contact(self, call: Call) -> Contact:
         self._center.check_instance(call.params["InstanceId"])

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,16 @@ from botkit.emulator.wireformat import iso_ms, new_id, new_token, utcnow
 log = logging.getLogger(__name__)
 
 HUMAN_ROLES = frozenset({v.AGENT, v.SUPERVISOR, v.CUSTOMER})
+
+ATTRIBUTES_MAX_BYTES = 32_768
+"""Connect's limit: "up to 32,768 UTF-8 bytes across all attributes for a contact"."""
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+"""Connect: "Attribute keys can include only alphanumeric, dash, and underscore characters"."""
+
+IN_FLOW = "IN_FLOW"
+QUEUED = "QUEUED"
+CONNECTED_TO_AGENT = "CONNECTED_TO_AGENT"
+ENDED = "ENDED"
 
 Listener = Callable[["Contact", dict[str, Any]], Awaitable[None]]
 
@@ -81,6 +92,10 @@ class Contact:
     streaming: dict[str, str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     timer: asyncio.TimerHandle | None = None
+    state: str = IN_FLOW
+    """Where the contact flow has it: IN_FLOW, QUEUED (its bot left), CONNECTED_TO_AGENT, ENDED."""
+    queue: str | None = None
+    queued_at: datetime | None = None
 
     @property
     def ended(self) -> bool:
@@ -125,6 +140,10 @@ class Contact:
                 for p in self.participants.values()
             ],
             "ItemCount": len(self.transcript),
+            "State": self.state,
+            "Queue": self.queue,
+            "QueuedAt": iso_ms(self.queued_at) if self.queued_at else None,
+            "Attributes": dict(self.attributes),
         }
 
 
@@ -241,6 +260,35 @@ class ContactCenter:
             raise ServiceError("ResourceNotFoundException", f"Contact not found: {contact_id}", service=CONNECT)
         return contact
 
+    def contact_by_initial_id(self, initial_contact_id: str) -> Contact:
+        """The contact a chat started as: here every chat is its own first contact, so its id is the initial one."""
+        contact = self.contacts.get(initial_contact_id)
+        if contact is None or contact.initial_contact_id != initial_contact_id:
+            raise ServiceError(
+                "ResourceNotFoundException", f"Contact not found: {initial_contact_id}", service=CONNECT
+            )
+        return contact
+
+    def update_attributes(self, contact: Contact, attributes: dict[str, str]) -> None:
+        """Creates or updates, ended contacts too, as Connect does; an empty value removes the attribute."""
+        bad_keys = sorted(key for key in attributes if not _ATTRIBUTE_KEY.fullmatch(key))
+        if bad_keys:
+            raise ServiceError(
+                "InvalidParameterException",
+                f"Attribute keys can include only alphanumeric, dash, and underscore characters: {', '.join(bad_keys)}",
+                service=CONNECT,
+            )
+        merged = {**contact.attributes, **attributes}
+        merged = {key: value for key, value in merged.items() if value != ""}
+        size = sum(len(key.encode()) + len(value.encode()) for key, value in merged.items())
+        if size > ATTRIBUTES_MAX_BYTES:
+            raise ServiceError(
+                "InvalidParameterException",
+                f"A contact's attributes can hold at most {ATTRIBUTES_MAX_BYTES} UTF-8 bytes; these would hold {size}",
+                service=CONNECT,
+            )
+        contact.attributes = merged
+
     def check_instance(self, instance_id: str) -> None:
         if instance_id != self.config.instance_id:
             raise ServiceError(
@@ -322,6 +370,7 @@ class ContactCenter:
         contact = participant.contact
         await self.publish(contact, contact.item(v.EVENT_PARTICIPANT_JOINED, v.EVENT, participant))
         if participant.role == v.AGENT:
+            contact.state = CONNECTED_TO_AGENT
             for bot in [p for p in contact.active_participants() if p.role == v.CUSTOM_BOT]:
                 await self.leave(bot)
 
@@ -402,14 +451,31 @@ class ContactCenter:
         self._revoke(participant)
         if participant.role == v.CUSTOMER and not contact.ended:
             await self.end_chat(contact)  # the customer's sockets too get chat.ended, then close
-        else:
-            await self._close_sockets(participant)
+            return
+        await self._close_sockets(participant)
+        if participant.role == v.CUSTOM_BOT:
+            self._after_bot_left(contact)
+
+    def _after_bot_left(self, contact: Contact) -> None:
+        """The flow's "bot participant disconnected" branch: with the customer still there, it queues the contact.
+
+        The queue is the contact's `queue` attribute, as a flow's routing on the bot's attributes would pick it,
+        or the flow's default queue; an agent joining then takes it out of the queue.
+        """
+        present = {p.role for p in contact.active_participants()}
+        if contact.ended or v.CUSTOMER not in present or present & {v.AGENT, v.CUSTOM_BOT}:
+            return
+        contact.state = QUEUED
+        contact.queue = contact.attributes.get("queue") or self.config.default_queue
+        contact.queued_at = utcnow()
+        log.info("contact %s queued in %s", contact.contact_id, contact.queue)
 
     async def end_chat(self, contact: Contact) -> None:
         if contact.ended:
             return
         await self.publish(contact, contact.item(v.EVENT_CHAT_ENDED, v.EVENT))
         contact.ended_at = utcnow()
+        contact.state = ENDED
         if contact.timer is not None:
             contact.timer.cancel()
         contact.timer = asyncio.get_running_loop().call_later(

@@ -16,6 +16,9 @@ from aiohttp import web
 PARTICIPANT = "connectparticipant"
 CONNECT = "connect"
 
+_INTERNAL_ERRORS = {PARTICIPANT: "InternalServerException", CONNECT: "InternalServiceException"}
+"""Each model's one 500 error: the two services spell it differently, and an SDK retries only the code it knows."""
+
 
 @cache
 def service_model(service: str) -> Any:
@@ -36,16 +39,20 @@ def _status_of(service: str, code: str) -> int:
 class ServiceError(Exception):
     """An error answer of the service: `x-amzn-ErrorType` plus `{"message"}`."""
 
-    def __init__(self, code: str, message: str, *, service: str = PARTICIPANT, **fields: Any) -> None:
+    def __init__(
+        self, code: str, message: str, *, service: str = PARTICIPANT, status: int | None = None, **fields: Any
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.service = service
         self.fields = fields
+        self._status = status
 
     @property
     def status(self) -> int:
-        return _status_of(self.service, self.code)
+        """The model's status for the code; `status` is for the front door's codes (SigV4), which no model lists."""
+        return self._status if self._status is not None else _status_of(self.service, self.code)
 
     def to_response(self) -> web.Response:
         body = {"message": self.message, "__type": self.code, **self.fields}
@@ -55,6 +62,11 @@ class ServiceError(Exception):
             content_type="application/json",
             headers={"x-amzn-ErrorType": self.code},
         )
+
+
+def internal_error(service: str, message: str = "Internal server error") -> ServiceError:
+    """The service's own HTTP 500, as its SDKs expect it, so their standard retries apply."""
+    return ServiceError(_INTERNAL_ERRORS[service], message, service=service)
 
 
 def access_denied() -> ServiceError:

@@ -18,6 +18,7 @@ import yaml
 from botkit.emulator.errors import CONNECT, PARTICIPANT, service_model
 
 _ERROR_CODES = {429: "ThrottlingException", 500: "InternalServerException"}
+"""The Participant Service's spelling; `operations` answers a 500 in each service's own (see errors.internal_error)."""
 
 
 class FaultSpecError(ValueError):
@@ -118,7 +119,7 @@ class Faults:
         return None
 
     def lose_response(self) -> bool:
-        """Do the work, then answer 500: the case that only idempotent retries survive."""
+        """Do the work, then answer the service's 500: the case that only idempotent retries survive."""
         return bool(self.spec.lost_response_rate) and self._random.random() < self.spec.lost_response_rate
 
     def drop_websocket_now(self) -> bool:

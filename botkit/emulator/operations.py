@@ -15,8 +15,9 @@ from typing import Any, Literal
 from aiohttp import web
 
 from botkit.emulator.contacts import ContactCenter, Participant
-from botkit.emulator.errors import CONNECT, PARTICIPANT, ServiceError, service_model
+from botkit.emulator.errors import PARTICIPANT, ServiceError, internal_error, service_model
 from botkit.emulator.faults import Faults
+from botkit.emulator.sigv4 import SignatureChecker
 from botkit.emulator.validation import validate, validation_message
 from botkit.emulator.wire import WireError, parse_input, serialize_output
 from botkit.emulator.wireformat import dumps
@@ -46,11 +47,14 @@ Handler = Callable[[Call], Awaitable[dict[str, Any]]]
 class Operations:
     """Builds aiohttp handlers for the operations of one service model."""
 
-    def __init__(self, service: str, center: ContactCenter, faults: Faults) -> None:
+    def __init__(
+        self, service: str, center: ContactCenter, faults: Faults, signatures: SignatureChecker | None = None
+    ) -> None:
         self._service = service
         self._model = service_model(service)
         self._center = center
         self._faults = faults
+        self._signatures = signatures
         self._invalid = "ValidationException" if service == PARTICIPANT else "InvalidParameterException"
 
     def route(self, name: str, handler: Handler, token: TokenKind = "connection") -> web.RouteDef:
@@ -59,9 +63,11 @@ class Operations:
         path = operation.http["requestUri"].split("?")[0]
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
+            body = await request.read()
+            if self._signatures is not None:
+                self._signatures.check(request, body)
             if self._faults.applies_to(name):
                 await self._inject_before()
-            body = await request.read()
             try:
                 participant = self._authenticate(request, token)
             except ServiceError:
@@ -85,7 +91,7 @@ class Operations:
                 if participant is not None:
                     self._center.remember(participant, name, client_token, body, reply)
             if self._faults.applies_to(name) and self._faults.lose_response():
-                raise ServiceError("InternalServerException", "Internal server error", service=self._service)
+                raise internal_error(self._service)
             return self._response(operation, reply)
 
         return web.route(method, path, endpoint)
@@ -103,9 +109,9 @@ class Operations:
             await asyncio.sleep(delay)
         error = self._faults.error_before()
         if error is not None:
-            _, code = error
-            if self._service == CONNECT and code == "InternalServerException":
-                code = "InternalServiceException"
+            status, code = error
+            if status >= 500:
+                raise internal_error(self._service, "Injected fault")
             raise ServiceError(code, "Injected fault", service=self._service)
 
     def _authenticate(self, request: web.Request, token: TokenKind) -> Participant | None:
