@@ -81,8 +81,9 @@ async def run_chat(
         print(f"chat {chat.contact_id} started; type a message, Ctrl-D to leave", file=out, flush=True)
         listening = asyncio.create_task(socket.run(show))
         typed = lines or _stdin_lines()
+        stopping = stop or asyncio.Event()
         try:
-            while (line := await _next_line(typed, ended, listening, stop or asyncio.Event())) is not None:
+            while (line := await _next_line(typed, ended, listening, stopping)) is not None:
                 if line.strip():
                     await client.send_message(token, line.rstrip("\n"))
             if ended.is_set():
