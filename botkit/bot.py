@@ -15,6 +15,7 @@ from aiohttp import web
 from botkit.config import BotConfig
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
+from botkit.connect.endpoints import is_aws_host
 from botkit.connect.retry import RetryPolicy
 from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.faults import FaultSpec, load_fault_file
@@ -121,7 +122,7 @@ class BotProcess:
     async def _endpoints(self) -> Endpoints:
         connect = self.config.connect
         base = self.emulator.base_url if self.emulator else str(connect.endpoint).rstrip("/")
-        if self.emulator is None and "amazonaws.com" in base:
+        if self.emulator is None and is_aws_host(base):
             if not connect.region or not connect.instance_id:
                 raise StartupError("connect.region and connect.instance_id are required for Amazon Connect")
             return Endpoints(base, f"https://connect.{connect.region}.amazonaws.com", connect.region, connect.instance_id, False)

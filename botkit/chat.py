@@ -17,9 +17,11 @@ from botkit.connect import vocabulary as v
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
 from botkit.connect.models import Item
+from botkit.connect.secrets import Secret
 from botkit.connect.websocket import ChatSocket
 
 SUPPORTED = [v.TEXT_PLAIN, v.TEXT_MARKDOWN, v.INTERACTIVE_RESPONSE]
+LEAVE_TIMEOUT = 5.0
 
 
 def describe(item: Item, customer_id: str) -> str | None:
@@ -38,7 +40,22 @@ def describe(item: Item, customer_id: str) -> str | None:
     return f"[{event}{'' if event == 'chat.ended' else ' ' + who}]"
 
 
-async def run_chat(endpoint: str, name: str, out: TextIO = sys.stdout, lines: asyncio.Queue[str | None] | None = None) -> None:
+class ChatLost(Exception):
+    """The emulator went away mid-chat: the socket closed before the chat ended."""
+
+
+async def run_chat(
+    endpoint: str,
+    name: str,
+    out: TextIO = sys.stdout,
+    lines: asyncio.Queue[str | None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Chat until it ends, stdin closes or `stop` is set (the CLI sets it on SIGINT and SIGTERM).
+
+    Unless the chat already ended, the customer leaves with DisconnectParticipant,
+    so the contact ends as it would for a customer who closes the chat window.
+    """
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{endpoint}/emulator/info") as answer:
             info = await answer.json()
@@ -64,28 +81,47 @@ async def run_chat(endpoint: str, name: str, out: TextIO = sys.stdout, lines: as
         print(f"chat {chat.contact_id} started; type a message, Ctrl-D to leave", file=out, flush=True)
         listening = asyncio.create_task(socket.run(show))
         typed = lines or _stdin_lines()
-        while not ended.is_set():
-            line = await _next_line(typed, ended)
-            if line is None:
-                break
-            if line.strip():
-                await client.send_message(token, line.rstrip("\n"))
-        if not ended.is_set():
-            await client.disconnect_participant(token)
-            await asyncio.wait_for(ended.wait(), 5)
-        listening.cancel()
-        await socket.close()
+        stopping = stop or asyncio.Event()
+        try:
+            while (line := await _next_line(typed, ended, listening, stopping)) is not None:
+                if line.strip():
+                    await client.send_message(token, line.rstrip("\n"))
+            if ended.is_set():
+                return
+            if listening.done():
+                reason = "failed" if listening.exception() else listening.result()
+                raise ChatLost(f"lost the chat on {endpoint}: the connection closed ({reason})")
+            await _leave(client, token, ended)
+        finally:
+            listening.cancel()
+            await socket.close()
     finally:
         await client.close()
         await control.close()
 
 
-async def _next_line(lines: asyncio.Queue[str | None], ended: asyncio.Event) -> str | None:
+async def _leave(client: ParticipantClient, token: Secret, ended: asyncio.Event) -> None:
+    """DisconnectParticipant, then a short wait for the chat.ended event it causes."""
+    async with asyncio.timeout(LEAVE_TIMEOUT):
+        await client.disconnect_participant(token)
+    try:
+        await asyncio.wait_for(ended.wait(), LEAVE_TIMEOUT)
+    except TimeoutError:
+        pass  # the customer has left; the event only confirms it on the terminal
+
+
+async def _next_line(
+    lines: asyncio.Queue[str | None], ended: asyncio.Event, listening: asyncio.Task[str], stop: asyncio.Event
+) -> str | None:
+    """The next typed line, or None once stdin closes, the chat ends, the socket closes or `stop` is set."""
     getting = asyncio.ensure_future(lines.get())
-    stopping = asyncio.ensure_future(ended.wait())
-    done, _ = await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    if getting in done:
+    others = [asyncio.ensure_future(ended.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait({getting, listening, *others}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in others:
+            waiter.cancel()
+    if getting.done() and not (ended.is_set() or stop.is_set() or listening.done()):
         return getting.result()
     getting.cancel()
     return None

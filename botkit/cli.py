@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 import aiohttp
 
 from botkit.bot import BotProcess, StartupError
-from botkit.chat import run_chat
+from botkit.chat import ChatLost, run_chat
 from botkit.config import BotConfig, ConfigError, load_config
+from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
 from botkit.connect.websocket import SocketFailure
 from botkit.emulator import Emulator, EmulatorConfig, FaultSpec
 from botkit.emulator.faults import FaultSpecError, load_fault_file
@@ -121,10 +122,21 @@ async def _run_check(args: argparse.Namespace) -> None:
 
 
 async def _run_chat(args: argparse.Namespace) -> None:
+    """Ctrl-C and SIGTERM leave the contact before exiting; a lost emulator is one line on stderr, status 1."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await run_chat(args.endpoint.rstrip("/"), args.name)
-    except (aiohttp.ClientError, SocketFailure) as error:
-        raise SystemExit(f"botkit: cannot chat on {args.endpoint}: {error}") from None
+        await run_chat(args.endpoint.rstrip("/"), args.name, stop=stop)
+    except ChatLost as error:
+        raise SystemExit(f"botkit: {error}") from None
+    except (aiohttp.ClientError, SocketFailure, ParticipantConnectionError, ParticipantServiceError, TimeoutError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise SystemExit(f"botkit: cannot chat on {args.endpoint}: {reason}") from None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def _event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

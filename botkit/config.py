@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from botkit.connect.endpoints import is_aws_host
 from botkit.connect.secrets import Secret
 
 __all__ = [
@@ -156,8 +157,8 @@ def _is_http_url(value: Any) -> bool:
 
 
 def _is_aws(endpoint: str) -> bool:
-    host = urlsplit(endpoint).hostname or ""
-    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+    """Real AWS, by the parsed host's partition suffix: region and instance are then required."""
+    return is_aws_host(endpoint)
 
 
 def _is_plugin_spec(value: Any) -> bool:

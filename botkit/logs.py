@@ -1,12 +1,41 @@
-"""Logging set-up for the command line: plain text or one JSON object per line."""
+"""Logging set-up for the command line: plain text or one JSON object per line.
+
+Log messages carry text from outside (contact ids, display names, error
+messages from the service). The text formatter escapes control characters in
+the rendered message, so a newline or a terminal escape sequence in that text
+can neither forge a log line nor rewrite the terminal.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 
+_CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPES = {
+    code: _NAMED.get(chr(code), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CONTROLS
+}
+
+
+def escape_controls(text: str) -> str:
+    """C0 and C1 control characters and Unicode line separators written as repr writes them (`\\n`, `\\x1b`)."""
+    return text.translate(_ESCAPES)
+
+
+class TextFormatter(logging.Formatter):
+    """One physical line per message; an exception's traceback, added after it, keeps its real newlines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        escaped = copy.copy(record)  # other handlers (and tests' capture) keep the record as it was
+        escaped.message = escape_controls(record.message)
+        return super().formatMessage(escaped)
+
 
 class JsonFormatter(logging.Formatter):
+    """json.dumps escapes every control character (and, with ensure_ascii, U+2028/U+2029), so one line per record."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record),
@@ -25,7 +54,7 @@ def configure_logging(level: str, style: str) -> None:
     if style == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

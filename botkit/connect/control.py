@@ -3,10 +3,14 @@
 These calls are SigV4-signed by botocore (signing name `connect`). Against the
 emulator any signature is accepted, so placeholder credentials are used and
 no credential lookup (which could reach for instance metadata) ever runs.
+Refreshable credentials may refresh over the network, so they are frozen in a
+worker thread, never on the event loop. Every call is bounded by seconds, not
+aiohttp's five minutes, so an intake can answer within its own deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -18,10 +22,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from botkit.connect.errors import parse_error
+from botkit.connect.errors import ParticipantConnectionError, parse_error
 from botkit.connect.secrets import Secret
 
 PLACEHOLDER_CREDENTIALS = Credentials("AKIDPLACEHOLDER", "placeholder-secret")
+DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_TOTAL_TIMEOUT = 10.0
 
 # botocore's signer logs the canonical request at DEBUG, session-token header included.
 logging.getLogger("botocore.auth").setLevel(logging.INFO)
@@ -47,14 +53,27 @@ class ControlPlaneClient:
         region: str,
         credentials: Credentials | None = None,
         session: aiohttp.ClientSession | None = None,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     ) -> None:
+        """`total_timeout` bounds every call (credentials, connection, answer); a call's `timeout` may narrow it."""
         self.endpoint = endpoint.rstrip("/")
-        self._signer = SigV4Auth(credentials or PLACEHOLDER_CREDENTIALS, "connect", region)
+        self._region = region
+        self._credentials = credentials or PLACEHOLDER_CREDENTIALS
+        self._connect_timeout = connect_timeout
+        self._total_timeout = total_timeout
         self._session = session
         self._owns_session = session is None
 
     async def create_participant(
-        self, instance_id: str, contact_id: str, display_name: str, client_token: str | None = None
+        self,
+        instance_id: str,
+        contact_id: str,
+        display_name: str,
+        client_token: str | None = None,
+        *,
+        timeout: float | None = None,
     ) -> JoinedParticipant:
         """CreateParticipant as CUSTOM_BOT; the bot must then connect with ConnectParticipant within 15 s."""
         answer = await self._call(
@@ -67,6 +86,7 @@ class ControlPlaneClient:
                 "ParticipantDetails": {"ParticipantRole": "CUSTOM_BOT", "DisplayName": display_name},
             },
             "CreateParticipant",
+            timeout,
         )
         return JoinedParticipant(
             answer["ParticipantId"], Secret(answer["ParticipantCredentials"]["ParticipantToken"])
@@ -81,6 +101,7 @@ class ControlPlaneClient:
         initial_message: str | None = None,
         attributes: dict[str, str] | None = None,
         supported_content_types: list[str] | None = None,
+        timeout: float | None = None,
     ) -> StartedChat:
         body: dict[str, Any] = {
             "InstanceId": instance_id,
@@ -94,19 +115,37 @@ class ControlPlaneClient:
             body["Attributes"] = attributes
         if supported_content_types:
             body["SupportedMessagingContentTypes"] = supported_content_types
-        answer = await self._call("PUT", "/contact/chat", body, "StartChatContact")
+        answer = await self._call("PUT", "/contact/chat", body, "StartChatContact", timeout)
         return StartedChat(answer["ContactId"], answer["ParticipantId"], Secret(answer["ParticipantToken"]))
 
-    async def stop_contact(self, instance_id: str, contact_id: str) -> None:
-        await self._call("POST", "/contact/stop", {"InstanceId": instance_id, "ContactId": contact_id}, "StopContact")
+    async def stop_contact(self, instance_id: str, contact_id: str, *, timeout: float | None = None) -> None:
+        body = {"InstanceId": instance_id, "ContactId": contact_id}
+        await self._call("POST", "/contact/stop", body, "StopContact", timeout)
 
-    async def _call(self, method: str, path: str, body: dict[str, Any], operation: str) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any], operation: str, timeout: float | None
+    ) -> dict[str, Any]:
+        """One signed call, over within `timeout` (or the client's total) or failed with ParticipantConnectionError."""
+        bound = self._total_timeout if timeout is None else min(timeout, self._total_timeout)
+        try:
+            async with asyncio.timeout(bound):
+                return await self._signed_call(method, path, body, operation, bound)
+        except TimeoutError:
+            raise ParticipantConnectionError(operation, 1, f"no answer within {bound:g} s") from None
+
+    async def _signed_call(
+        self, method: str, path: str, body: dict[str, Any], operation: str, bound: float
+    ) -> dict[str, Any]:
         data = json.dumps(body).encode()
-        request = AWSRequest(method=method, url=self.endpoint + path, data=data, headers={"Content-Type": "application/json"})
-        self._signer.add_auth(request)
+        url = self.endpoint + path
+        request = AWSRequest(method=method, url=url, data=data, headers={"Content-Type": "application/json"})
+        # RefreshableCredentials may refresh here (STS, instance metadata): a blocking call, kept off the loop.
+        frozen = await asyncio.to_thread(self._credentials.get_frozen_credentials)
+        SigV4Auth(frozen, "connect", self._region).add_auth(request)
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        async with self._session.request(method, self.endpoint + path, data=data, headers=dict(request.headers)) as response:
+        timeout = aiohttp.ClientTimeout(total=bound, sock_connect=min(self._connect_timeout, bound))
+        async with self._session.request(method, url, data=data, headers=dict(request.headers), timeout=timeout) as response:
             raw = await response.read()
             if response.status >= 300:
                 raise parse_error(response.status, response.headers, raw, operation=operation)

@@ -124,8 +124,10 @@ class ContactConnection:
             filling.cancel()
             self._socket = None
             await socket.close()
-        if not filling.cancelled() and filling.exception() is not None:
-            raise filling.exception()  # type: ignore[misc]
+            # cancel() only asks: wait until the fill has finished before reading how it ended.
+            await asyncio.wait((filling,))
+        if not filling.cancelled() and (failure := filling.exception()) is not None:
+            raise failure
         metrics.SOCKETS_ENDED.inc()
         log.info("contact %s: socket ended (%s)", self._feed.contact_id, reason)
 
