@@ -163,3 +163,19 @@ def test_the_failure_branches_say_so_and_reach_the_default_queue() -> None:
         assert message["Type"] == "MessageParticipant"
         queue = actions[message["Transitions"]["NextAction"]]
         assert queue["Type"] == "UpdateContactTargetQueue" and "/queue/" in queue["Parameters"]["QueueId"]
+
+
+def test_the_readmes_substitutions_replace_the_flows_placeholders() -> None:
+    """deploy/README.md step 8 rewrites the flow's placeholder ARNs; they must be the ones the flow has."""
+    readme = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    actions = flow()["Actions"]
+    lambda_arns = {a["Parameters"]["LambdaFunctionARN"] for a in actions if a["Type"] == "InvokeLambdaFunction"}
+    queue_arns = {
+        a["Parameters"]["QueueId"]
+        for a in actions
+        if a["Type"] == "UpdateContactTargetQueue" and not a["Parameters"]["QueueId"].startswith("$.")
+    }
+    assert len(lambda_arns) == len(queue_arns) == 1
+    for placeholder, variable in ((*lambda_arns, "FORWARDER_ARN"), (*queue_arns, "QUEUE_ARN")):
+        assert f'"s|{placeholder}|${variable}|"' in readme
+    assert "zip -j forwarder.zip deploy/aws/forwarder.py" in readme and "--template-file deploy/aws/template.yaml" in readme
