@@ -23,3 +23,7 @@ HANDLER_FAILURES = Counter(
 CONNECTION_FAILURES = Counter("botkit_connection_failures_total", "Failed attempts to (re)connect a contact.")
 SOCKETS_ENDED = Counter("botkit_sockets_ended_total", "Participant websockets that ended (drops, rotations, chat ends).")
 EVENTS_REFUSED = Counter("botkit_events_refused_total", "Live items refused by a full session inbox (read back later).")
+LOOP_LAG = Gauge("botkit_loop_lag_seconds", "How late the event loop is now (0 while it runs freely).")
+LOOP_STALLS = Counter(
+    "botkit_loop_stalls_total", "Times the event loop did not run for runtime.max_loop_lag_seconds or longer."
+)
