@@ -87,8 +87,6 @@ class BotProcess:
 
     async def start(self) -> None:
         raise_open_files_limit()
-        self.watchdog = LoopWatchdog(self.config.runtime.max_loop_lag_seconds)
-        self.watchdog.start()
         self.plugin_names = load_plugins(self.plugin_manager, self.config.plugins, self.config.base_dir)
         if self.config.connect.embedded:
             self.emulator = Emulator(
@@ -125,8 +123,10 @@ class BotProcess:
             plugin_config=self.config.plugin_config,
             max_sessions=runtime.max_sessions,
         )
+        self.watchdog = LoopWatchdog(self.config.runtime.max_loop_lag_seconds)
         await self._serve_intake()
         await self._watch_connect()
+        self.watchdog.start()  # from here on, a blocked loop is a chat kept waiting
         self.readiness.accepting = True
 
     async def _endpoints(self) -> Endpoints:

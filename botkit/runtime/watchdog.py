@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import threading
 import time
@@ -17,6 +18,9 @@ import traceback
 from botkit.runtime import metrics
 
 log = logging.getLogger(__name__)
+
+_ASYNCIO_CALLBACK_RUNNER = os.path.join("asyncio", "events.py")
+"""Where asyncio's Handle._run calls a callback or a task step: the loop's own frames end there."""
 
 
 class LoopWatchdog:
@@ -73,10 +77,10 @@ class LoopWatchdog:
         frame = sys._current_frames().get(self._loop_thread)
         if frame is None:
             return
-        stack = traceback.extract_stack(frame)
+        stack = _below_the_loop(traceback.extract_stack(frame))
         blocking = stack[-1]
         log.warning(
-            "event loop blocked for %.1f s (limit %.1f s), every chat waits: %s:%s in %s\n%s",
+            "the event loop has not run for %.1f s (limit %.1f s), so every chat waits; it is blocked at %s:%s in %s\n%s",
             lag,
             self.max_lag,
             blocking.filename,
@@ -84,3 +88,9 @@ class LoopWatchdog:
             blocking.name,
             "".join(traceback.format_list(stack)).rstrip(),
         )
+
+
+def _below_the_loop(stack: traceback.StackSummary) -> traceback.StackSummary:
+    """The frames the loop called into (from the callback or task it runs), without the frames that started the loop."""
+    runs = [index for index, frame in enumerate(stack) if frame.filename.endswith(_ASYNCIO_CALLBACK_RUNNER)]
+    return traceback.StackSummary.from_list(stack[runs[-1] + 1 :]) if runs and runs[-1] + 1 < len(stack) else stack
