@@ -151,7 +151,7 @@ class BotProcess:
         assert self.watchdog is not None
         manager = self.manager
         add_probe_routes(app, self.readiness, self.watchdog, lambda: len(manager.sessions))
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         server = self.config.server
         site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True)
@@ -185,7 +185,7 @@ class BotProcess:
             await self._monitor.stop()
         if self._webhook is not None and self.emulator is None:
             try:
-                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
                     await http.delete(self._webhook.emulator + "/emulator/webhooks", json={"Url": self._webhook.url})
             except (aiohttp.ClientError, TimeoutError):
                 log.info("could not unregister the webhook from the emulator")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from botkit.emulator import Emulator
 from tests.runtime.harness import Customer
@@ -46,15 +47,30 @@ async def on_session_end(session, reason):
 """
 
 
+STUCK_PLUGIN = """\
+import time
+
+from botkit import hookimpl
+
+
+@hookimpl
+def on_message(session, message):
+    if message.content == "stuck":
+        session.blocking.send_message("stuck in a thread")
+        time.sleep(3600)
+"""
+
+
 def write_bot(tmp_path: Path, emulator: Emulator, on_shutdown: str) -> Path:
     endings = tmp_path / "endings.jsonl"
     (tmp_path / "lifecycle_probe.py").write_text(PLUGIN.format(endings=str(endings)), encoding="utf-8")
+    (tmp_path / "stuck_thread.py").write_text(STUCK_PLUGIN, encoding="utf-8")
     (tmp_path / "bot.yaml").write_text(
         textwrap.dedent(
             f"""\
             connect: {{endpoint: "{emulator.base_url}"}}
             server: {{port: 0}}
-            plugins: [lifecycle_probe.py]
+            plugins: [lifecycle_probe.py, stuck_thread.py]
             runtime: {{shutdown_grace_seconds: {GRACE}, on_shutdown: {on_shutdown}}}
             """
         ),
@@ -69,7 +85,7 @@ async def serving(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Proc
     assert process.stdout is not None
     try:
         line = await read_line(process.stdout)
-        match = re.fullmatch(r"bot: (http://127\.0\.0\.1:\d+) \(plugins: lifecycle_probe\)", line)
+        match = re.fullmatch(r"bot: (http://127\.0\.0\.1:\d+) \(plugins: lifecycle_probe, stuck_thread\)", line)
         assert match, line
         yield process, match.group(1)
     finally:
@@ -79,6 +95,8 @@ async def serving(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Proc
 
 
 async def chatting(emulator: Emulator, count: int) -> list[Customer]:
+    """`count` customers answered by the bot; the first one's handler is busy (awaiting), the second one's is
+    stuck in a thread that Python cannot stop."""
     customers = [Customer(emulator.base_url) for _ in range(count)]
     for number, customer in enumerate(customers):
         await customer.start()
@@ -86,14 +104,16 @@ async def chatting(emulator: Emulator, count: int) -> list[Customer]:
         await customer.wait_for(lambda items, c=customer, n=number: f"echo: hello {n}" in c.bot_messages(), timeout=15)
     await customers[0].send("busy")
     await customers[0].wait_for(lambda items: "working on it" in customers[0].bot_messages(), timeout=15)
+    await customers[1].send("stuck")
+    await customers[1].wait_for(lambda items: "stuck in a thread" in customers[1].bot_messages(), timeout=15)
     return customers
 
 
-async def stopped(process: asyncio.subprocess.Process) -> tuple[int, float, str]:
-    """SIGTERM, then the exit code, the seconds it took, and what it wrote to stderr."""
+async def stopped(process: asyncio.subprocess.Process, signum: int = signal.SIGTERM) -> tuple[int, float, str]:
+    """The signal, then the exit code, the seconds it took, and what it wrote to stderr."""
     assert process.stderr is not None
     started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     code = await asyncio.wait_for(process.wait(), GRACE + 30)
     return code, time.monotonic() - started, (await process.stderr.read()).decode()
 
@@ -113,14 +133,17 @@ async def wait_until_not_ready(url: str) -> dict[str, Any]:
             await asyncio.sleep(0.05)
 
 
-async def test_sigterm_ends_every_session_leaves_every_chat_and_exits_in_time(tmp_path: Path, emulator: Emulator) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_ends_every_session_leaves_every_chat_and_exits_in_time(
+    tmp_path: Path, emulator: Emulator, signum: int
+) -> None:
     endings = write_bot(tmp_path, emulator, "disconnect")
     async with serving(tmp_path) as (process, url):
         customers = await chatting(emulator, 3)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{url}/readyz") as answer:
                 assert answer.status == 200, await answer.text()
-        exiting = asyncio.create_task(stopped(process))
+        exiting = asyncio.create_task(stopped(process, signum))
         body = await wait_until_not_ready(url)
         assert body["checks"]["accepting"] is False
         async with aiohttp.ClientSession() as http:

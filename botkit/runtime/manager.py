@@ -123,7 +123,7 @@ class SessionManager:
         for session in list(self.sessions.values()):
             session.stop(grace=left, leave=leave)
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=left + SHUTDOWN_END_SECONDS + SHUTDOWN_LEAVE_SECONDS + 0.5)
+            _, pending = await asyncio.wait(tasks, timeout=left + SHUTDOWN_END_SECONDS + SHUTDOWN_LEAVE_SECONDS + 0.25)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

@@ -40,7 +40,7 @@ QUEUE_LIMIT = 10_000
 # At shutdown, after the grace: how long on_session_end may take, and then leaving the chat, so that the
 # process exits within the grace plus a few seconds.
 SHUTDOWN_END_SECONDS = 1.5
-SHUTDOWN_LEAVE_SECONDS = 1.5
+SHUTDOWN_LEAVE_SECONDS = 1.0
 
 _EVENT_HOOKS = {
     v.EVENT_TYPING: "on_typing",
