@@ -247,9 +247,9 @@ class Session:
         return not self.finished
 
     def stop(self, *, grace: float | None = None, leave: bool = True) -> None:
-        """The process is shutting down: end the session after the events it holds.
+        """The process is shutting down: the session ends, and takes no more live items.
 
-        No more live items are taken. The handler running gets `grace` seconds, then it is cancelled. With
+        The handler running gets `grace` seconds, then it is cancelled. With
         `leave`, on_session_end runs and the bot leaves the chat, so the contact flow moves on; without,
         the chat is left as it is, for another worker to resume.
         """
