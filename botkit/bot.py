@@ -19,18 +19,23 @@ from botkit.connect.endpoints import is_aws_host
 from botkit.connect.retry import RetryPolicy
 from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.faults import FaultSpec, load_fault_file
+from botkit.monitor import ConnectMonitor, Webhook, WebhookRefused
 from botkit.oslimits import raise_open_files_limit
 from botkit.plugins import load_plugins, new_plugin_manager
+from botkit.probes import Readiness, add_probe_routes
 from botkit.runtime.connection import ConnectionSettings
 from botkit.runtime.dispatch import Dispatcher, DispatchSettings
 from botkit.runtime.manager import SessionManager
 from botkit.runtime.policies import ReceiptSettings
 from botkit.runtime.session import SessionSettings
+from botkit.runtime.watchdog import LoopWatchdog
 from botkit.server import CONTACT_FLOW_PATH, build_intake_app
 
 log = logging.getLogger(__name__)
 
 INFO_ATTEMPTS = 20
+CHECK_INTERVAL = 3.0
+"""Seconds between checks that Amazon Connect answers and the emulator still has the bot's webhook."""
 
 
 class StartupError(Exception):
@@ -55,8 +60,10 @@ class BotProcess:
         plugin_manager: pluggy.PluginManager | None = None,
         *,
         connection_settings: ConnectionSettings | None = None,
+        check_interval: float = CHECK_INTERVAL,
     ) -> None:
-        """`connection_settings` (heartbeat, rotation, reconnect backoff) are not in bot.yaml; tests pass faster ones."""
+        """`connection_settings` (heartbeat, rotation, reconnect backoff) and `check_interval` are not in bot.yaml;
+        tests pass shorter ones."""
         self.config = config
         self.plugin_manager = plugin_manager or new_plugin_manager()
         self.connection_settings = connection_settings or ConnectionSettings()
@@ -65,15 +72,19 @@ class BotProcess:
         self.manager: SessionManager | None = None
         self.server_url: str | None = None
         self.plugin_names: list[str] = []
-        self._ready = False
+        self.readiness = Readiness()
+        self.watchdog: LoopWatchdog | None = None
+        self._check_interval = check_interval
+        self._monitor: ConnectMonitor | None = None
         self._runner: web.AppRunner | None = None
         self._clients: list[Any] = []
         self._dispatcher: Dispatcher | None = None
-        self._webhook: str | None = None
+        self._webhook: Webhook | None = None
 
     @property
     def ready(self) -> bool:
-        return self._ready
+        """Whether contacts can be taken now: what `GET /readyz` answers."""
+        return self.readiness.ready()
 
     async def start(self) -> None:
         raise_open_files_limit()
@@ -114,10 +125,11 @@ class BotProcess:
             plugin_config=self.config.plugin_config,
             max_sessions=runtime.max_sessions,
         )
+        self.watchdog = LoopWatchdog(self.config.runtime.max_loop_lag_seconds)
         await self._serve_intake()
-        if self.endpoints.emulator:
-            await self._register_webhook()
-        self._ready = True
+        await self._watch_connect()
+        self.watchdog.start()  # from here on, a blocked loop is a chat kept waiting
+        self.readiness.accepting = True
 
     async def _endpoints(self) -> Endpoints:
         connect = self.config.connect
@@ -137,8 +149,11 @@ class BotProcess:
 
     async def _serve_intake(self) -> None:
         assert self.manager is not None
-        app = build_intake_app(self.manager, lambda: self._ready)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        app = build_intake_app(self.manager, lambda: self.readiness.accepting)
+        assert self.watchdog is not None
+        manager = self.manager
+        add_probe_routes(app, self.readiness, self.watchdog, lambda: len(manager.sessions))
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         server = self.config.server
         site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True)
@@ -146,34 +161,50 @@ class BotProcess:
         port = self._runner.addresses[0][1]
         host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
         self.server_url = (server.public_url or f"http://{host}:{port}").rstrip("/")
+        self.readiness.server = True
 
-    async def _register_webhook(self) -> None:
-        """Pointed at an emulator, the bot asks to be told of every new chat there."""
+    async def _watch_connect(self) -> None:
+        """Pointed at an emulator, the bot asks to be told of every new chat there, and asks again whenever the
+        emulator forgets it; against Amazon Connect, it only checks that the service answers."""
         assert self.endpoints is not None and self.server_url is not None
-        self._webhook = self.server_url + CONTACT_FLOW_PATH
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{self.endpoints.control}/emulator/webhooks", json={"Url": self._webhook}) as answer:
-                if answer.status >= 300:
-                    raise StartupError(f"the emulator refused the webhook: HTTP {answer.status}")
+        if self.endpoints.emulator:
+            self._webhook = Webhook(self.endpoints.control, self.server_url + CONTACT_FLOW_PATH, self.config.intake.secret)
+        self._monitor = ConnectMonitor(
+            self.readiness, [self.endpoints.participant, self.endpoints.control], self._webhook, self._check_interval
+        )
+        try:
+            await self._monitor.check()
+        except WebhookRefused as error:
+            raise StartupError(str(error)) from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise StartupError(f"could not register the webhook with the emulator: {error}") from None
+        self._monitor.start()
 
     async def stop(self) -> None:
-        self._ready = False
-        if self._webhook and self.endpoints is not None and self.emulator is None:
+        """Refuse new contacts at once, give running handlers the grace, end or abandon every session, then close."""
+        self.readiness.accepting = False
+        if self._monitor is not None:
+            await self._monitor.stop()
+        if self._webhook is not None and self.emulator is None:
             try:
-                async with aiohttp.ClientSession() as http:
-                    await http.delete(f"{self.endpoints.control}/emulator/webhooks", json={"Url": self._webhook})
-            except aiohttp.ClientError:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+                    await http.delete(self._webhook.emulator + "/emulator/webhooks", json={"Url": self._webhook.url})
+            except (aiohttp.ClientError, TimeoutError):
                 log.info("could not unregister the webhook from the emulator")
         if self.manager is not None:
-            await self.manager.shutdown()
+            runtime = self.config.runtime
+            await self.manager.shutdown(runtime.shutdown_grace_seconds, leave=runtime.on_shutdown == "disconnect")
         if self._runner is not None:
             await self._runner.cleanup()
+            self.readiness.server = False
         for client in self._clients:
             await client.close()
         if self._dispatcher is not None:
             await self._dispatcher.close()
         if self.emulator is not None:
             await self.emulator.stop()
+        if self.watchdog is not None:
+            self.watchdog.stop()
 
     async def __aenter__(self) -> BotProcess:
         try:

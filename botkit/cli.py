@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 
 import aiohttp
@@ -21,6 +25,11 @@ from botkit.emulator.faults import FaultSpecError, load_fault_file
 from botkit.emulator.sigv4 import SigV4Key
 from botkit.logs import configure_logging
 from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
+
+log = logging.getLogger(__name__)
+
+HANDLER_THREAD_PREFIX = "botkit-handler"
+IDLE_THREADS_EXIT_SECONDS = 0.5
 
 
 def _load_faults(path: str) -> FaultSpec:
@@ -39,11 +48,22 @@ def _sigv4_key(text: str) -> SigV4Key:
 
 
 async def _until_signalled() -> None:
+    """Until SIGINT or SIGTERM; the handlers stay, so a second signal does not interrupt the shutdown."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    received: list[str] = []
+
+    def signalled(signum: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s: already shutting down", signum.name)
+            return
+        received.append(signum.name)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, signalled, signum)
     await stop.wait()
+    log.info("%s: shutting down", received[0])
 
 
 async def _run_emulator(args: argparse.Namespace) -> None:
@@ -100,6 +120,11 @@ async def _run_serve(args: argparse.Namespace) -> None:
             _freeze_startup_objects()
             _set_young_collection_threshold(config.runtime.gc_threshold)
             await _until_signalled()
+            log.info(
+                "new contacts refused; running handlers get %s s, then every session %s",
+                config.runtime.shutdown_grace_seconds,
+                "ends and leaves its chat" if config.runtime.on_shutdown == "disconnect" else "is left as it is",
+            )
     except (StartupError, PluginLoadError, FaultSpecError) as error:
         raise SystemExit(f"botkit: {error}") from None
 
@@ -209,3 +234,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OSError as error:
         print(f"botkit: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+    if args.command == "serve":
+        _exit_past_stuck_handlers()
+
+
+def _exit_past_stuck_handlers() -> None:
+    """A plain-function handler still running after the shutdown grace cannot be stopped, and Python would wait
+    for its thread before exiting; the sessions are over, so the process exits without it (status 0)."""
+    deadline = time.monotonic() + IDLE_THREADS_EXIT_SECONDS
+    for thread in threading.enumerate():
+        if thread.name.startswith(HANDLER_THREAD_PREFIX):
+            thread.join(max(0.0, deadline - time.monotonic()))  # idle pool threads exit at once
+    stuck = [t for t in threading.enumerate() if t.name.startswith(HANDLER_THREAD_PREFIX) and t.is_alive()]
+    if not stuck:
+        return
+    log.warning("%d handler thread(s) still running after the shutdown: exiting without them", len(stuck))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

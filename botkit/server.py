@@ -3,7 +3,6 @@
 - `POST /contact-flow`: the event a Connect contact flow gives a Lambda function
   (the emulator POSTs the same); the bot joins the contact as a custom bot.
 - `POST /contacts`: a participant token obtained elsewhere, `{"ContactId", "ParticipantToken", "ParticipantId"}`.
-- `GET /healthz`: 200 once the bot takes contacts, 503 before and while stopping.
 - `GET /metrics`: Prometheus metrics (sessions, hook calls and durations, failures, reconnects).
 """
 
@@ -26,7 +25,6 @@ log = logging.getLogger(__name__)
 
 CONTACT_FLOW_PATH = "/contact-flow"
 CONTACTS_PATH = "/contacts"
-HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 LIVE_TIMEOUT = 10.0
 
@@ -52,11 +50,6 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
         response = web.Response(body=generate_latest())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
-
-    async def health(request: web.Request) -> web.Response:
-        if not is_ready():
-            return web.json_response({"status": "starting"}, status=503)
-        return web.json_response({"status": "ok", "sessions": len(manager.sessions)})
 
     async def _answer(contact_id: str, start: Callable[[], Any], *, wait_live: bool) -> web.Response:
         """CreateParticipant already vouches for a joined contact; a bare token is only proven by connecting."""
@@ -92,7 +85,6 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
     app = web.Application(middlewares=[reasons], client_max_size=256 * 1024)
     app.router.add_post(CONTACT_FLOW_PATH, contact_flow)
     app.router.add_post(CONTACTS_PATH, contacts)
-    app.router.add_get(HEALTH_PATH, health)
     app.router.add_get(METRICS_PATH, metrics)
     return app
 

@@ -14,7 +14,7 @@ from botkit.connect.control import ControlPlaneClient
 from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
 from botkit.runtime.dispatch import Dispatcher
-from botkit.runtime.session import Session, SessionSettings
+from botkit.runtime.session import SHUTDOWN_END_SECONDS, SHUTDOWN_LEAVE_SECONDS, Session, SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +197,23 @@ class SessionManager:
             self.sessions.pop(session.contact_id, None)
             self._tasks.pop(session.contact_id, None)
 
-    async def shutdown(self, timeout: float = 10.0) -> None:
-        """Let every session finish the events it holds, then stop; stragglers are cancelled."""
+    async def shutdown(self, grace: float = 20.0, *, leave: bool = True) -> None:
+        """Stop every session: running handlers get `grace` seconds, then each session ends.
+
+        With `leave`, every session runs on_session_end and the bot leaves its chat, so no customer waits on a
+        bot that is gone; without, the chats are left as they are, for another worker to resume. Contacts
+        being joined are waited for first, so that none is missed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        if self._joining:
+            await asyncio.wait(list(self._joining.values()), timeout=grace)
+        left = max(0.0, deadline - loop.time())
         tasks = list(self._tasks.values())
         for session in list(self.sessions.values()):
-            session.stop()
+            session.stop(grace=left, leave=leave)
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=left + SHUTDOWN_END_SECONDS + SHUTDOWN_LEAVE_SECONDS + 0.25)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

@@ -27,3 +27,7 @@ EVENTS_DROPPED_AFTER_END = Counter(
     "botkit_events_dropped_after_end_total",
     "Events queued or arriving once the chat was over for the bot (ended, 403, session closing): not dispatched.",
 )
+LOOP_LAG = Gauge("botkit_loop_lag_seconds", "How late the event loop is now (0 while it runs freely).")
+LOOP_STALLS = Counter(
+    "botkit_loop_stalls_total", "Times the event loop did not run for runtime.max_loop_lag_seconds or longer."
+)

@@ -37,6 +37,10 @@ _TOKEN_PERSONALISATION = b"botkit-send"
 RECENT_IDS = 4096
 SENT_IDS = 256
 QUEUE_LIMIT = 10_000
+# At shutdown, after the grace: how long on_session_end may take, and then leaving the chat, so that the
+# process exits within the grace plus a few seconds.
+SHUTDOWN_END_SECONDS = 1.5
+SHUTDOWN_LEAVE_SECONDS = 1.0
 
 _EVENT_HOOKS = {
     v.EVENT_TYPING: "on_typing",
@@ -109,6 +113,10 @@ class Session:
         self._resync: asyncio.Task[None] | None = None
         self._ended_reason: str | None = None
         self._last_word: Item | None = None
+        self._leave_on_shutdown = True
+        self._connecting: asyncio.Task[None] | None = None
+        self._consuming: asyncio.Task[None] | None = None
+        self._grace: asyncio.TimerHandle | None = None
         self._typing = TypingThrottle(self._settings.typing_throttle_seconds)
         self._receipts = Receipts(self._settings.receipts, self.send_event, self._receipts_allowed)
         self._connection = ContactConnection(client, participant_token, self, self._settings.connection)
@@ -185,16 +193,48 @@ class Session:
     # The life of the session ----------------------------------------------------
 
     async def run(self) -> str:
-        """Connect, dispatch until the chat is over for the bot, and return why it ended."""
-        connecting = asyncio.create_task(self._stay_connected())
+        """Connect, dispatch until the chat is over for the bot, end the session, and return why it ended."""
+        self._connecting = asyncio.create_task(self._stay_connected())
+        consuming = self._consuming = asyncio.create_task(self._consume())
         try:
-            await self._consume()
+            await asyncio.wait([consuming])
         finally:
-            connecting.cancel()
+            consuming.cancel()
+            self._connecting.cancel()
             self._receipts.cancel()
+            if self._grace is not None:
+                self._grace.cancel()
+        if not consuming.cancelled() and (failure := consuming.exception()) is not None:
+            raise failure
         reason = self._ended_reason or "shutdown"
-        await self._dispatcher.call("on_session_end", self, None, reason=reason)
+        if reason == "shutdown" and not self._leave_on_shutdown:
+            return "abandoned"
+        await self._finish(reason)
         return reason
+
+    async def _finish(self, reason: str) -> None:
+        """on_session_end, always; at shutdown, bounded in time, and then the bot leaves the chat."""
+        if reason != "shutdown":
+            await self._dispatcher.call("on_session_end", self, None, reason=reason)
+            return
+        try:
+            async with asyncio.timeout(SHUTDOWN_END_SECONDS):
+                await self._dispatcher.call("on_session_end", self, None, reason=reason)
+        except TimeoutError:
+            log.warning("contact %s: on_session_end ran past %s s at shutdown; leaving anyway",
+                        self.contact_id, SHUTDOWN_END_SECONDS)
+        try:
+            async with asyncio.timeout(SHUTDOWN_LEAVE_SECONDS):
+                await self._leave()
+        except (TimeoutError, ParticipantServiceError, ParticipantConnectionError, aiohttp.ClientError) as error:
+            log.warning("contact %s: could not leave the chat at shutdown: %s", self.contact_id, type(error).__name__)
+
+    async def _leave(self) -> None:
+        """DisconnectParticipant, so the contact flow takes its "bot participant disconnected" branch."""
+        if self._connection_token is None:
+            log.warning("contact %s: shut down before it connected; it cannot leave the chat", self.contact_id)
+            return
+        await self.disconnect()
 
     async def _stay_connected(self) -> None:
         try:
@@ -219,10 +259,25 @@ class Session:
             return True
         return not self.finished
 
-    def stop(self) -> None:
-        """End the session after the events it holds (the process is shutting down)."""
+    def stop(self, *, grace: float | None = None, leave: bool = True) -> None:
+        """The process is shutting down: the session ends, and takes no more live items.
+
+        The handler running gets `grace` seconds, then it is cancelled. With
+        `leave`, on_session_end runs and the bot leaves the chat, so the contact flow moves on; without,
+        the chat is left as it is, for another worker to resume.
+        """
+        self._leave_on_shutdown = leave
         self._end("shutdown")
         self._set_ready()
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if grace is not None and self._grace is None:
+            self._grace = self._loop.call_later(grace, self._cut_short)
+
+    def _cut_short(self) -> None:
+        if self._consuming is not None and not self._consuming.done():
+            log.warning("contact %s: a handler was still running after the shutdown grace; cancelled", self.contact_id)
+            self._consuming.cancel()
 
     def _end(self, reason: str, last_word: Item | None = None) -> None:
         """The chat is over for the bot: drop (and count) what is queued, so no plugin hears of it.

@@ -123,7 +123,7 @@ async def bot_manager(emulator: Emulator) -> AsyncIterator[SessionManager]:
     try:
         yield manager
     finally:
-        await manager.shutdown(timeout=5)
+        await manager.shutdown(grace=5)
         await participant_client.close()
         await control_client.close()
         await dispatcher.close()
