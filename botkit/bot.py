@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,7 @@ class BotProcess:
         return self._ready
 
     async def start(self) -> None:
+        _refuse_an_open_intake(self.config)
         raise_open_files_limit()
         self.plugin_names = load_plugins(self.plugin_manager, self.config.plugins, self.config.base_dir)
         if self.config.connect.embedded:
@@ -135,7 +137,7 @@ class BotProcess:
 
     async def _serve_intake(self) -> None:
         assert self.manager is not None
-        app = build_intake_app(self.manager, lambda: self._ready)
+        app = build_intake_app(self.manager, lambda: self._ready, self.config.intake)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         server = self.config.server
@@ -149,8 +151,11 @@ class BotProcess:
         """Pointed at an emulator, the bot asks to be told of every new chat there."""
         assert self.endpoints is not None and self.server_url is not None
         self._webhook = self.server_url + CONTACT_FLOW_PATH
+        webhook = {"Url": self._webhook}
+        if self.config.intake.secret is not None:
+            webhook["Secret"] = self.config.intake.secret.reveal()
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{self.endpoints.control}/emulator/webhooks", json={"Url": self._webhook}) as answer:
+            async with http.post(f"{self.endpoints.control}/emulator/webhooks", json=webhook) as answer:
                 if answer.status >= 300:
                     raise StartupError(f"the emulator refused the webhook: HTTP {answer.status}")
 
@@ -183,6 +188,29 @@ class BotProcess:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+def _refuse_an_open_intake(config: BotConfig) -> None:
+    """Anyone who reaches an unsigned intake can make the bot join any contact: only loopback may go unsigned.
+
+    An embedded emulator is the exception (nothing real can be reached through it), and so is a deliberate
+    `intake.allow_unauthenticated: true` (say, behind a proxy that authenticates).
+    """
+    intake = config.intake
+    if intake.secret is not None or intake.allow_unauthenticated or config.connect.embedded:
+        return
+    host = config.server.host
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise StartupError(
+        f"server.host {host!r} is not a loopback address, so intake.secret must be set "
+        "(use ${BOTKIT_INTAKE_SECRET}), or intake.allow_unauthenticated: true"
+    )
 
 
 async def _emulator_info(base: str) -> dict[str, Any]:

@@ -21,6 +21,10 @@ class CapacityExceeded(Exception):
     """This process already carries its `max_sessions`; another worker should take the contact."""
 
 
+class NotACustomBot(Exception):
+    """A handed-in token is not the contact's custom bot (a customer's or an agent's): the bot will not use it."""
+
+
 class SessionManager:
     def __init__(
         self,
@@ -66,6 +70,9 @@ class SessionManager:
             raise
         finally:
             del self._joining[contact_id]
+
+    async def hand_in(self, contact_id: str, participant_token: Secret, participant_id: str) -> Session:
+        return self.adopt(contact_id, participant_token, participant_id)
 
     def adopt(self, contact_id: str, participant_token: Secret, participant_id: str | None = None) -> Session:
         """Run a session for a participant token obtained elsewhere."""
