@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from botkit import hookimpl
 from botkit.config import IntakeConfig
-from botkit.runtime.manager import NotACustomBot
 from botkit.server import build_intake_app
 from tests.runtime.harness import Customer, running_bot
 
