@@ -58,7 +58,8 @@ async def intake(
     manager: Any, ready: dict[str, bool] | None = None, config: IntakeConfig | None = None, **timeouts: float
 ) -> AsyncIterator[TestClient]:
     state = {"ready": True} if ready is None else ready
-    app = build_intake_app(manager, lambda: state["ready"], config, **timeouts)
+    options = (config,) if config is not None else ()  # the defaults are the plain call
+    app = build_intake_app(manager, lambda: state["ready"], *options, **timeouts)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
