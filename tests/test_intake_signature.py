@@ -141,10 +141,10 @@ def _bad_requests() -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize(("name", "path", "body", "headers", "status"), _bad_requests(), ids=[case[0] for case in _bad_requests()])
-async def test_a_bad_request_is_refused_with_a_reason_that_reveals_nothing(
-    name: str, path: str, body: bytes, headers: dict[str, str], status: int
-) -> None:
+@pytest.mark.parametrize("name", [case[0] for case in _bad_requests()])
+async def test_a_bad_request_is_refused_with_a_reason_that_reveals_nothing(name: str) -> None:
+    """The cases are built when the test runs, so that their timestamps are measured from then."""
+    _, path, body, headers, status = next(case for case in _bad_requests() if case[0] == name)
     manager = StubManager()
     async with intake(manager, config=SIGNED) as client:
         answer = await client.post(path, data=body, headers=headers)
