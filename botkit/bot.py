@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,7 @@ class BotProcess:
         return self.readiness.ready()
 
     async def start(self) -> None:
+        _refuse_an_open_intake(self.config)
         raise_open_files_limit()
         self.plugin_names = load_plugins(self.plugin_manager, self.config.plugins, self.config.base_dir)
         if self.config.connect.embedded:
@@ -149,7 +151,7 @@ class BotProcess:
 
     async def _serve_intake(self) -> None:
         assert self.manager is not None
-        app = build_intake_app(self.manager, lambda: self.readiness.accepting)
+        app = build_intake_app(self.manager, lambda: self.readiness.accepting, self.config.intake)
         assert self.watchdog is not None
         manager = self.manager
         add_probe_routes(app, self.readiness, self.watchdog, lambda: len(manager.sessions))
@@ -216,6 +218,29 @@ class BotProcess:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+def _refuse_an_open_intake(config: BotConfig) -> None:
+    """Anyone who reaches an unsigned intake can make the bot join any contact: only loopback may go unsigned.
+
+    An embedded emulator is the exception (nothing real can be reached through it), and so is a deliberate
+    `intake.allow_unauthenticated: true` (say, behind a proxy that authenticates).
+    """
+    intake = config.intake
+    if intake.secret is not None or intake.allow_unauthenticated or config.connect.embedded:
+        return
+    host = config.server.host
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise StartupError(
+        f"server.host {host!r} is not a loopback address, so intake.secret must be set "
+        "(use ${BOTKIT_INTAKE_SECRET}), or intake.allow_unauthenticated: true"
+    )
 
 
 async def _emulator_info(base: str) -> dict[str, Any]:

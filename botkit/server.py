@@ -1,24 +1,42 @@
-"""The HTTP side of `botkit serve`: how contacts arrive, and whether the bot is ready for them.
+"""The HTTP side of `botkit serve`: how contacts arrive, and who may hand them in.
 
 - `POST /contact-flow`: the event a Connect contact flow gives a Lambda function
   (the emulator POSTs the same); the bot joins the contact as a custom bot.
 - `POST /contacts`: a participant token obtained elsewhere, `{"ContactId", "ParticipantToken", "ParticipantId"}`.
 - `GET /metrics`: Prometheus metrics (sessions, hook calls and durations, failures, reconnects).
+
+With `intake.secret` set, both POST routes need an `X-Botkit-Signature` (botkit.connect.signature). A request is
+checked in this order, so that nothing in a body is parsed or acted on before its sender is proven, and no
+more than `intake.max_body_bytes` of it is ever held:
+
+1. the signature header: present, well formed, its timestamp inside the replay window (401; no body read yet);
+2. `Content-Type: application/json` (415), so a web page's form post is never taken;
+3. `Content-Length` within the limit (413), then the body, read up to the limit (413) within a deadline (408);
+4. the HMAC of the raw body (401);
+5. readiness (503): a proven sender is told to come back;
+6. the JSON: nesting, syntax, an object, its fields (400).
+
+Answers are `{"message": reason}`; a reason never holds the secret, a token or a signature.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from botkit.config import IntakeConfig
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
 from botkit.connect.secrets import Secret
+from botkit.connect.signature import HEADER, Signature, SignatureError
+from botkit.jsondepth import nested_deeper_than
 from botkit.runtime.manager import CapacityExceeded, NotACustomBot, SessionManager
 
 log = logging.getLogger(__name__)
@@ -27,23 +45,44 @@ CONTACT_FLOW_PATH = "/contact-flow"
 CONTACTS_PATH = "/contacts"
 METRICS_PATH = "/metrics"
 LIVE_TIMEOUT = 10.0
+MAX_NESTING = 64
+MAX_ID_LENGTH = 256
+MAX_TOKEN_LENGTH = 4096
+HEADER_TIMEOUT = 10.0
+"""Seconds a connection has to send a request's headers, from its opening or from the previous answer."""
+BODY_TIMEOUT = 10.0
+"""Seconds a request has to send its body, once its headers are in."""
 
 
 class IntakeError(Exception):
-    """A request the bot cannot act on; the message is the reason given back (4xx)."""
+    """A request the bot will not act on: the status to answer, and the reason given back."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
-def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> web.Application:
+def build_intake_app(
+    manager: SessionManager,
+    is_ready: Callable[[], bool],
+    intake: IntakeConfig | None = None,
+    *,
+    header_timeout: float = HEADER_TIMEOUT,
+    body_timeout: float = BODY_TIMEOUT,
+) -> web.Application:
+    """The intake's routes; `header_timeout` and `body_timeout` bound how long a slow client holds a connection."""
+    settings = intake or IntakeConfig()
+
     async def contact_flow(request: web.Request) -> web.Response:
-        contact_data = _contact_data(await _json_object(request))
+        contact_data = _contact_data(await _proven_json(request, settings, is_ready, body_timeout))
         contact_id = contact_data["ContactId"]
         return await _answer(contact_id, lambda: manager.join(contact_id), wait_live=False)
 
     async def contacts(request: web.Request) -> web.Response:
-        body = await _json_object(request)
-        contact_id = _string(body, "ContactId")
-        token = Secret(_string(body, "ParticipantToken"))
-        participant_id = _string(body, "ParticipantId")
+        body = await _proven_json(request, settings, is_ready, body_timeout)
+        contact_id = _contact_id(body)
+        token = Secret(_string(body, "ParticipantToken", MAX_TOKEN_LENGTH))
+        participant_id = _string(body, "ParticipantId", MAX_ID_LENGTH)
         return await _answer(contact_id, lambda: manager.hand_in(contact_id, token, participant_id), wait_live=True)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -51,14 +90,12 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
-    async def _answer(contact_id: str, start: Callable[[], Any], *, wait_live: bool) -> web.Response:
+    async def _answer(contact_id: str, start: Callable[[], Awaitable[Any]], *, wait_live: bool) -> web.Response:
         """CreateParticipant already vouches for a joined contact; a bare token is only proven by connecting."""
-        if not is_ready():
-            return web.json_response({"message": "not ready"}, status=503, headers={"Retry-After": "1"})
         try:
             session = await start()
-        except NotACustomBot as reason:
-            return web.json_response({"message": str(reason)}, status=409)
+        except NotACustomBot as error:
+            return web.json_response({"message": str(error)}, status=409)
         except CapacityExceeded as error:
             return web.json_response({"message": str(error)}, status=503, headers={"Retry-After": "5"})
         except ParticipantServiceError as error:
@@ -80,28 +117,75 @@ def build_intake_app(manager: SessionManager, is_ready: Callable[[], bool]) -> w
         try:
             return await handler(request)
         except IntakeError as error:
-            return web.json_response({"message": str(error)}, status=400)
+            headers = {"Retry-After": "1"} if error.status == 503 else {}
+            response = web.json_response({"message": str(error)}, status=error.status, headers=headers)
+            if error.status in (408, 413):
+                response.force_close()  # the rest of the body is never read: the connection cannot carry on
+            return response
 
-    app = web.Application(middlewares=[reasons], client_max_size=256 * 1024)
+    # keepalive_timeout closes a connection that has not sent a whole request's headers in time: aiohttp arms
+    # it when the connection opens (3.14 and later) and again after each answer.
+    app = web.Application(
+        middlewares=[reasons],
+        client_max_size=settings.max_body_bytes,
+        handler_args={"keepalive_timeout": header_timeout},
+    )
     app.router.add_post(CONTACT_FLOW_PATH, contact_flow)
     app.router.add_post(CONTACTS_PATH, contacts)
     app.router.add_get(METRICS_PATH, metrics)
     return app
 
 
-MAX_NESTING = 64
+async def _proven_json(
+    request: web.Request, settings: IntakeConfig, is_ready: Callable[[], bool], body_timeout: float
+) -> dict[str, Any]:
+    """The request's JSON object, checked in the order the module docstring gives."""
+    signature = None
+    if settings.secret is not None:
+        try:
+            signature = Signature.parse(request.headers.get(HEADER))
+            signature.check_fresh(time.time(), settings.replay_window_seconds)
+        except SignatureError as error:
+            raise IntakeError(401, str(error)) from None
+    if request.content_type != "application/json":
+        raise IntakeError(415, "Content-Type must be application/json")
+    raw = await _body(request, settings.max_body_bytes, body_timeout)
+    if signature is not None and settings.secret is not None:
+        try:
+            signature.check_body(settings.secret, raw)
+        except SignatureError as error:
+            raise IntakeError(401, str(error)) from None
+    if not is_ready():
+        raise IntakeError(503, "not ready")
+    return _json_object(raw)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if _nested_deeper_than(raw, MAX_NESTING):
-        raise IntakeError(f"body must be JSON nested at most {MAX_NESTING} deep")
+async def _body(request: web.Request, limit: int, timeout: float) -> bytes:
+    """At most `limit` bytes are ever held: a larger Content-Length is refused unread, a longer stream cut off."""
+    too_large = IntakeError(413, f"body must be at most {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    body = bytearray()
     try:
-        body = json.loads(raw)
+        async with asyncio.timeout(timeout):
+            async for chunk in request.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    raise too_large
+    except TimeoutError:
+        raise IntakeError(408, f"the body did not arrive within {timeout:g} s") from None
+    return bytes(body)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    if nested_deeper_than(raw, MAX_NESTING):
+        raise IntakeError(400, f"body must be JSON nested at most {MAX_NESTING} deep")
+    try:
+        body = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
-        raise IntakeError("body must be JSON") from None
+        raise IntakeError(400, "body must be JSON") from None
     if not isinstance(body, dict):
-        raise IntakeError("body must be a JSON object")
+        raise IntakeError(400, "body must be a JSON object")
     return body
 
 
@@ -109,45 +193,24 @@ def _contact_data(event: dict[str, Any]) -> dict[str, Any]:
     details = event.get("Details")
     contact_data = details.get("ContactData") if isinstance(details, dict) else None
     if not isinstance(contact_data, dict):
-        raise IntakeError("expected a contact flow event: Details.ContactData is missing")
-    _string(contact_data, "ContactId")
+        raise IntakeError(400, "expected a contact flow event: Details.ContactData is missing")
+    _contact_id(contact_data)
     channel = contact_data.get("Channel", "CHAT")
     if channel != "CHAT":
-        raise IntakeError(f"only CHAT contacts can be joined, not {str(channel)[:20]}")
+        raise IntakeError(400, f"only CHAT contacts can be joined, not {str(channel)[:20]}")
     return contact_data
 
 
-def _string(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value or len(value) > 4096:
-        raise IntakeError(f"{key} must be a non-empty string")
+def _contact_id(body: dict[str, Any]) -> str:
+    """A ContactId goes into log lines and URLs: 1 to 256 printable characters, so no newline forges a line."""
+    value = _string(body, "ContactId", MAX_ID_LENGTH)
+    if not value.isprintable():
+        raise IntakeError(400, "ContactId must be printable characters, without control characters or newlines")
     return value
 
 
-def _nested_deeper_than(raw: bytes, limit: int) -> bool:
-    """Whether JSON text opens more than `limit` arrays or objects at once, found without recursing.
-
-    json.loads recurses once per level: thousands of levels reach the recursion limit, and a garbage
-    collection that runs that deep makes unrelated finalizers fail. Bodies with few brackets skip the scan.
-    """
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return False
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return False
+def _string(body: dict[str, Any], key: str, max_length: int) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise IntakeError(400, f"{key} must be a non-empty string of at most {max_length} characters")
+    return value

@@ -53,4 +53,5 @@ def test_the_constraints_pin_every_dependency_at_a_version_its_floor_allows() ->
 
 def test_the_aiohttp_floor_excludes_releases_with_published_advisories() -> None:
     aiohttp = next(r for r in requirements() if r.name == "aiohttp")
-    assert not aiohttp.specifier.contains("3.13.2") and aiohttp.specifier.contains("3.13.3")
+    assert not aiohttp.specifier.contains("3.13.2") and not aiohttp.specifier.contains("3.13.3")
+    assert aiohttp.specifier.contains("3.14.0")

@@ -1,4 +1,4 @@
-"""The intake server: bad requests get a 400 with a reason, health follows readiness, failures stay 4xx/5xx JSON."""
+"""The intake server: bad requests get a 400 with a reason, contacts wait for readiness, failures stay 4xx/5xx JSON."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from botkit import hookimpl
+from botkit.config import IntakeConfig
 from botkit.server import build_intake_app
 from tests.runtime.harness import Customer, running_bot
 
@@ -36,6 +37,7 @@ class StubManager:
         self.sessions: dict[str, Any] = {}
         self.failure = failure
         self.joined: list[str] = []
+        self.handed_in: list[tuple[str, str, str]] = []
 
     async def join(self, contact_id: str) -> Any:
         self.joined.append(contact_id)
@@ -45,13 +47,20 @@ class StubManager:
 
     async def hand_in(self, contact_id: str, token: Any, participant_id: str) -> Any:
         self.joined.append(contact_id)
+        self.handed_in.append((contact_id, token.reveal(), participant_id))
+        if self.failure is not None:
+            raise self.failure
         return StubSession(participant_id)
 
 
 @asynccontextmanager
-async def intake(manager: Any, ready: dict[str, bool] | None = None) -> AsyncIterator[TestClient]:
+async def intake(
+    manager: Any, ready: dict[str, bool] | None = None, config: IntakeConfig | None = None, **timeouts: float
+) -> AsyncIterator[TestClient]:
     state = {"ready": True} if ready is None else ready
-    client = TestClient(TestServer(build_intake_app(manager, lambda: state["ready"]), host="127.0.0.1"))
+    options = (config,) if config is not None else ()  # the defaults are the plain call
+    app = build_intake_app(manager, lambda: state["ready"], *options, **timeouts)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:
         yield client
@@ -62,7 +71,8 @@ async def intake(manager: Any, ready: dict[str, bool] | None = None) -> AsyncIte
 BAD_FLOW_EVENTS = [
     pytest.param(b"not json", "body must be JSON", id="not-json"),
     pytest.param(b"\xff\xfe\x00", "body must be JSON", id="not-utf8"),
-    pytest.param(b"[" * 50_000 + b"]" * 50_000, "body must be JSON nested at most 64 deep", id="nested-too-deep"),
+    pytest.param(b"[" * 30_000 + b"]" * 30_000, "body must be JSON nested at most 64 deep", id="nested-too-deep"),
+    pytest.param(b'{"a":' * 65 + b"[]" + b"}" * 65, "body must be JSON nested at most 64 deep", id="nested-65-not-closed"),
     pytest.param(b'{"a":' * 65 + b"1" + b"}" * 65, "body must be JSON nested at most 64 deep", id="nested-65"),
     pytest.param(b"[1, 2]", "body must be a JSON object", id="a-list"),
     pytest.param(b'"a string"', "body must be a JSON object", id="a-string"),
@@ -72,6 +82,11 @@ BAD_FLOW_EVENTS = [
     pytest.param(json.dumps({"Details": {"ContactData": {}}}).encode(), "ContactId must be a non-empty string", id="no-contact-id"),
     pytest.param(json.dumps(flow_event(contact_id=42)).encode(), "ContactId must be a non-empty string", id="contact-id-number"),
     pytest.param(json.dumps(flow_event(contact_id="")).encode(), "ContactId must be a non-empty string", id="contact-id-empty"),
+    pytest.param(json.dumps(flow_event(contact_id="c" * 257)).encode(), "at most 256 characters", id="contact-id-257"),
+    pytest.param(
+        json.dumps(flow_event(contact_id="c-1\n2026-01-01 INFO forged")).encode(), "ContactId must be printable", id="contact-id-newline"
+    ),
+    pytest.param(json.dumps(flow_event(contact_id="c-1\x1b[31m")).encode(), "ContactId must be printable", id="contact-id-escape"),
     pytest.param(json.dumps(flow_event(channel="VOICE")).encode(), "only CHAT contacts can be joined, not VOICE", id="voice"),
     pytest.param(json.dumps(flow_event(channel="TASK")).encode(), "only CHAT contacts can be joined, not TASK", id="task"),
 ]
@@ -98,6 +113,16 @@ BAD_CONTACTS = [
         "ParticipantId must be a non-empty string",
         id="participant-id-number",
     ),
+    pytest.param(
+        {"ContactId": "c-1", "ParticipantToken": "secret-token-value"},
+        "ParticipantId must be a non-empty string",
+        id="participant-id-missing",
+    ),
+    pytest.param(
+        {"ContactId": "c\r\n1", "ParticipantToken": "secret-token-value", "ParticipantId": "p-1"},
+        "ContactId must be printable",
+        id="contact-id-crlf",
+    ),
 ]
 
 
@@ -123,12 +148,14 @@ async def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     assert manager.joined == ["c-1"]
 
 
-async def test_contacts_are_503_before_ready_and_taken_after() -> None:
+async def test_contacts_are_503_until_ready() -> None:
     ready = {"ready": False}
     manager = StubManager()
     async with intake(manager, ready) as client:
         answer = await client.post("/contact-flow", json=flow_event())
         assert answer.status == 503 and answer.headers["Retry-After"]
+        answer = await client.post("/contacts", json={"ContactId": "c-1", "ParticipantToken": "t", "ParticipantId": "p"})
+        assert answer.status == 503
         assert manager.joined == []
 
         ready["ready"] = True
@@ -180,12 +207,12 @@ async def test_a_webhook_for_an_unknown_contact_is_a_4xx_json_and_the_bot_keeps_
     echo.release.set()
     async with running_bot([echo]) as bot:
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{bot.server_url}/healthz") as answer:
-                assert answer.status == 200
             async with http.post(f"{bot.server_url}/contact-flow", json=flow_event("no-such-contact")) as answer:
                 assert 400 <= answer.status < 500
                 assert "ResourceNotFoundException" in (await answer.json())["message"]
-            async with http.post(f"{bot.server_url}/contact-flow", data=b"{") as answer:
+            async with http.post(
+                f"{bot.server_url}/contact-flow", data=b"{", headers={"Content-Type": "application/json"}
+            ) as answer:
                 assert answer.status == 400
 
         customer = Customer(bot.emulator.base_url)
@@ -195,19 +222,19 @@ async def test_a_webhook_for_an_unknown_contact_is_a_4xx_json_and_the_bot_keeps_
         await customer.close()
 
 
-async def test_health_turns_503_as_soon_as_the_bot_stops() -> None:
+async def test_contacts_turn_503_as_soon_as_the_bot_stops() -> None:
     echo = Echo()
     async with running_bot([echo]) as bot:
         customer = Customer(bot.emulator.base_url)
         await customer.start()
         await customer.send("hi")
         await customer.wait_for(lambda items: "echo: hi" in customer.bot_messages())
-        url = f"{bot.server_url}/healthz"
+        url = f"{bot.server_url}/contact-flow"
         stopping = asyncio.create_task(bot.stop())  # sessions end first; on_session_end holds that open
         try:
             await asyncio.wait_for(echo.ending.wait(), 10)
             async with aiohttp.ClientSession() as http:
-                async with http.get(url) as answer:
+                async with http.post(url, json=flow_event(customer.contact_id)) as answer:
                     assert answer.status == 503
         finally:
             echo.release.set()

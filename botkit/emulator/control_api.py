@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from botkit.connect import vocabulary as v
+from botkit.connect.secrets import Secret
 from botkit.emulator.config import EmulatorConfig
 from botkit.emulator.contacts import ContactCenter
 from botkit.emulator.errors import ServiceError
@@ -112,8 +113,13 @@ class ControlApi:
         return web.json_response({"Webhooks": self._flow.webhooks})
 
     async def add_webhook(self, request: web.Request) -> web.Response:
-        url = _http_url((await _json_object(request)).get("Url"))
-        self._flow.register(url)
+        """`{"Url"[, "Secret"]}`: with a secret, deliveries carry `X-Botkit-Signature`; the secret is never shown."""
+        body = await _json_object(request)
+        url = _http_url(body.get("Url"))
+        secret = body.get("Secret")
+        if secret is not None and (not isinstance(secret, str) or not secret):
+            raise _bad_request("Secret must be a non-empty string")
+        self._flow.register(url, None if secret is None else Secret(secret))
         return web.json_response({"Webhooks": self._flow.webhooks})
 
     async def remove_webhook(self, request: web.Request) -> web.Response:

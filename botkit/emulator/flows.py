@@ -1,17 +1,23 @@
 """The contact flow: as soon as a chat starts, hand it to every registered webhook.
 
 The payload is the event a Connect contact flow gives a Lambda function, so a
-bot's intake works the same against the emulator and in production.
+bot's intake works the same against the emulator and in production. A webhook
+registered with a secret gets each delivery signed (`X-Botkit-Signature`), as a
+bot with `intake.secret` requires; one without a secret gets them unsigned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from typing import Any
 
 import aiohttp
 
+from botkit.connect.secrets import Secret
+from botkit.connect.signature import HEADER, sign
 from botkit.emulator.config import EmulatorConfig
 from botkit.emulator.contacts import Contact, ContactCenter
 
@@ -45,20 +51,22 @@ def flow_event(contact: Contact, config: EmulatorConfig) -> dict[str, Any]:
 class ContactFlow:
     def __init__(self, center: ContactCenter, config: EmulatorConfig) -> None:
         self._config = config
-        self.webhooks: list[str] = list(config.webhooks)
+        self._secrets: dict[str, Secret | None] = dict.fromkeys(config.webhooks)
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         center.on_contact_started(self._hand_off)
 
-    def register(self, url: str) -> None:
-        if url not in self.webhooks:
-            self.webhooks.append(url)
+    @property
+    def webhooks(self) -> list[str]:
+        """The registered URLs, in the order they came; never their secrets."""
+        return list(self._secrets)
+
+    def register(self, url: str, secret: Secret | None = None) -> None:
+        """Registering a URL again replaces its secret (or drops it), as when a bot restarts with a new one."""
+        self._secrets[url] = secret
 
     def unregister(self, url: str) -> bool:
-        if url in self.webhooks:
-            self.webhooks.remove(url)
-            return True
-        return False
+        return self._secrets.pop(url, False) is not False
 
     def _hand_off(self, contact: Contact) -> None:
         event = flow_event(contact, self._config)
@@ -72,9 +80,16 @@ class ContactFlow:
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=POST_TIMEOUT)
         contact_id = event["Details"]["ContactData"]["ContactId"]
+        body = json.dumps(event).encode()
         for attempt in range(self._config.webhook_attempts):
+            if url not in self._secrets:
+                return  # removed while retrying
+            headers = {"Content-Type": "application/json"}
+            secret = self._secrets[url]
+            if secret is not None:  # signed at each attempt, with the secret registered now and a fresh time
+                headers[HEADER] = sign(secret, body, int(time.time()))
             try:
-                async with self._http.post(url, json=event) as response:
+                async with self._http.post(url, data=body, headers=headers) as response:
                     if response.status < 300:
                         return
                     if 400 <= response.status < 500 and response.status != 429:

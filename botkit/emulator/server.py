@@ -37,11 +37,20 @@ _PREFLIGHT_HEADERS = {
 }
 
 
+CONTROL_PREFIX = "/emulator/"
+
+
+def _cross_origin(request: web.Request) -> bool:
+    """The service's routes allow any origin, as a chat widget in a browser needs; the control API does not,
+    so that no web page can register a webhook or inject faults."""
+    return not request.path.startswith(CONTROL_PREFIX)
+
+
 @web.middleware
 async def _service_envelope(request: web.Request, handler: Endpoint) -> web.StreamResponse:
-    """Every answer gets a request id and CORS headers; every failure gets the service's error shape."""
+    """Every answer gets a request id and, outside /emulator/, CORS headers; every failure gets the service's error shape."""
     request_id = new_id()
-    if request.method == "OPTIONS":
+    if request.method == "OPTIONS" and _cross_origin(request):
         return web.Response(status=200, headers={**_PREFLIGHT_HEADERS, "x-amzn-RequestId": request_id})
     try:
         response = await handler(request)
@@ -64,7 +73,8 @@ async def _service_envelope(request: web.Request, handler: Endpoint) -> web.Stre
         log.exception("unexpected failure in %s %s", request.method, request.path)
         response = ServiceError("InternalServerException", "Internal server error").to_response()
     if not response.prepared:
-        response.headers.update(_CORS_HEADERS)
+        if _cross_origin(request):
+            response.headers.update(_CORS_HEADERS)
         response.headers["x-amzn-RequestId"] = request_id
     return response
 

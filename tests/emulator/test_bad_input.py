@@ -325,7 +325,7 @@ async def test_wrong_methods_are_405_in_the_service_shape(api, method, path) -> 
 
 
 @pytest.mark.parametrize(
-    "path", ["/participant/message", "/participant/connection", "/contact/chat", "/emulator/info", "/nope"]
+    "path", ["/participant/message", "/participant/connection", "/contact/chat", "/nope"]  # not /emulator/*: no CORS
 )
 async def test_cors_preflight_is_answered(api, path) -> None:
     reply = await api.call(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from botkit.connect.secrets import Secret
+from botkit.connect.signature import HEADER, Signature, SignatureError
 from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.config import DEFAULT_CONTACT_FLOW_ID, DEFAULT_INSTANCE_ID
 from tests.conftest import aws_clients
@@ -25,11 +28,15 @@ class Webhook:
         self.hold = hold
         self.posts: list[dict[str, Any]] = []
         self.content_types: list[str] = []
+        self.bodies: list[bytes] = []
+        self.signatures: list[str | None] = []
         self.taken = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     async def _receive(self, request: web.Request) -> web.Response:
+        self.bodies.append(await request.read())
+        self.signatures.append(request.headers.get(HEADER))
         self.posts.append(await request.json())
         self.content_types.append(request.content_type)
         if self.hold is not None:
@@ -195,3 +202,80 @@ async def test_idempotent_start_chat_hands_the_contact_off_once(api) -> None:
         first["ContactId"],
         other["ContactId"],
     ]
+
+
+# Signed deliveries ------------------------------------------------------------------------------------
+
+
+def verified(signature: str | None, secret: str, body: bytes) -> None:
+    parsed = Signature.parse(signature)
+    parsed.check_fresh(time.time(), 60)
+    parsed.check_body(Secret(secret), body)
+
+
+async def test_a_webhook_registered_with_a_secret_gets_signed_deliveries(api) -> None:
+    async with Webhook(statuses=[503]) as hook:
+        await api.ok("POST", "/emulator/webhooks", {"Url": hook.url, "Secret": "hook-secret-1"})
+        started = await api.start_chat()
+        event = await hook.taken_within()
+    assert event["Details"]["ContactData"]["ContactId"] == started["ContactId"]
+    assert len(hook.signatures) == 2  # the retry is signed too
+    for signature, body in zip(hook.signatures, hook.bodies, strict=True):
+        verified(signature, "hook-secret-1", body)
+    assert hook.content_types == ["application/json", "application/json"]
+
+
+async def test_a_webhook_without_a_secret_gets_unsigned_deliveries(api) -> None:
+    async with Webhook() as hook:
+        await api.ok("POST", "/emulator/webhooks", {"Url": hook.url})
+        await api.start_chat()
+        await hook.taken_within()
+    assert hook.signatures == [None]
+
+
+async def test_registering_again_replaces_the_secret_and_no_answer_shows_it(api) -> None:
+    async with Webhook() as hook:
+        first = await api.call("POST", "/emulator/webhooks", {"Url": hook.url, "Secret": "old-secret-value"})
+        second = await api.call("POST", "/emulator/webhooks", {"Url": hook.url, "Secret": "new-secret-value"})
+        listed = await api.call("GET", "/emulator/webhooks")
+        await api.start_chat()
+        await hook.taken_within()
+        removed = await api.call("DELETE", "/emulator/webhooks", {"Url": hook.url})
+    verified(hook.signatures[0], "new-secret-value", hook.bodies[0])
+    with pytest.raises(SignatureError):
+        verified(hook.signatures[0], "old-secret-value", hook.bodies[0])
+    assert listed.body == {"Webhooks": [hook.url]}
+    assert removed.body == {"Webhooks": []}
+    for reply in (first, second, listed, removed):
+        assert "secret-value" not in reply.text
+
+
+@pytest.mark.parametrize("secret", ["", 42, ["s"]])
+async def test_a_secret_that_is_not_a_non_empty_string_is_refused(api, secret) -> None:
+    reply = await api.call("POST", "/emulator/webhooks", {"Url": "http://127.0.0.1:9/flow", "Secret": secret})
+    assert reply.status == 400 and "Secret" in reply.text
+    assert (await api.ok("GET", "/emulator/webhooks")) == {"Webhooks": []}
+
+
+# CORS ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/emulator/info"), ("GET", "/emulator/webhooks"), ("OPTIONS", "/emulator/webhooks")]
+)
+async def test_the_control_api_gives_no_cross_origin_access(api, method, path) -> None:
+    """A web page must not be able to register a webhook (or read the contacts) from a user's browser."""
+    headers = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    reply = await api.call(method, path, headers=headers)
+    assert not [name for name in reply.headers if name.lower().startswith("access-control-")]
+    expected_status = 405 if method == "OPTIONS" else 200  # no preflight route: nothing to allow
+    assert reply.status == expected_status
+
+
+async def test_the_participant_service_keeps_the_cors_a_browser_widget_needs(api) -> None:
+    headers = {"Origin": "http://widget.example", "Access-Control-Request-Method": "POST"}
+    preflight = await api.call("OPTIONS", "/participant/message", headers=headers)
+    assert preflight.status == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    answer = await api.call("POST", "/participant/message", {}, headers={"Origin": "http://widget.example"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
