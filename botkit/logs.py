@@ -12,6 +12,8 @@ import copy
 import json
 import logging
 
+from botkit.runtime.logcontext import CONTACT_ID
+
 _CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESCAPES = {
@@ -34,7 +36,10 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """json.dumps escapes every control character (and, with ensure_ascii, U+2028/U+2029), so one line per record."""
+    """json.dumps escapes every control character (and, with ensure_ascii, U+2028/U+2029), so one line per record.
+
+    A line logged while handling a contact carries its `contact_id`, so a log search finds the whole chat.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -43,6 +48,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        contact_id = getattr(record, "contact_id", None) or CONTACT_ID.get()
+        if contact_id is not None:
+            entry["contact_id"] = contact_id
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)

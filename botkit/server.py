@@ -37,6 +37,7 @@ from botkit.connect.errors import ParticipantConnectionError, ParticipantService
 from botkit.connect.secrets import Secret
 from botkit.connect.signature import HEADER, Signature, SignatureError
 from botkit.jsondepth import nested_deeper_than
+from botkit.runtime.logcontext import about_contact
 from botkit.runtime.manager import CapacityExceeded, NotACustomBot, SessionManager
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def build_intake_app(
 
     async def _answer(contact_id: str, start: Callable[[], Awaitable[Any]], *, wait_live: bool) -> web.Response:
         """CreateParticipant already vouches for a joined contact; a bare token is only proven by connecting."""
+        about_contact(contact_id)
         try:
             session = await start()
         except NotACustomBot as error:

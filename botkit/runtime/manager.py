@@ -14,6 +14,7 @@ from botkit.connect.control import ControlPlaneClient
 from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
 from botkit.runtime.dispatch import Dispatcher
+from botkit.runtime.logcontext import about_contact
 from botkit.runtime.session import SHUTDOWN_END_SECONDS, SHUTDOWN_LEAVE_SECONDS, Session, SessionSettings
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ class SessionManager:
             raise CapacityExceeded(f"this process carries its maximum of {self._max_sessions} sessions")
 
     async def _run(self, session: Session) -> str:
+        about_contact(session.contact_id)
         metrics.SESSIONS.inc()
         reason = "cancelled"
         try:
