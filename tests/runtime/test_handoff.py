@@ -14,14 +14,18 @@ from botkit import hookimpl
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
 from botkit.connect.errors import ParticipantServiceError
+from botkit.connect.models import Item, SendResult
+from botkit.connect.secrets import Secret
 from botkit.emulator import Emulator
 from botkit.plugins import new_plugin_manager
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.manager import SessionManager
+from botkit.runtime.session import ContactControl, Session
 from tests.runtime.harness import Customer, join_human, running_bot
 
 ASK_FOR_AGENT = "I want a refund, a human please"
 HANDOFF_MESSAGE = "Passing you to our billing team"
+SORRY = "Sorry, nobody can take your chat right now"
 BILLING = {"queue": "Billing", "reason": "refund"}
 LEFT = "application/vnd.amazonaws.connect.event.participant.left"
 
@@ -44,7 +48,7 @@ class HandsOff:
             await session.handoff(attributes=BILLING, message=HANDOFF_MESSAGE)
         except ParticipantServiceError as error:
             self.errors.append(error)
-            await session.send_message("Sorry, nobody can take your chat right now")
+            await session.send_message(SORRY)
         finally:
             self.tried.set()
 
@@ -175,7 +179,8 @@ async def test_bad_arguments_raise_before_anything_is_sent_and_the_bot_stays() -
         await asyncio.wait_for(plugin.done.wait(), 10)
         await customer.wait_for(lambda items: "still here" in texts(items, "CUSTOM_BOT"))
 
-        assert plugin.raised == [TypeError, TypeError, ValueError, ValueError, TypeError, ValueError, ValueError, TypeError]
+        expected = [TypeError, TypeError, ValueError, ValueError, TypeError, ValueError, ValueError, TypeError]
+        assert plugin.raised == expected
         transcript = await customer.transcript()
         assert texts(transcript, "CUSTOM_BOT") == ["still here"]
         assert not bot_left(transcript)
@@ -195,7 +200,7 @@ async def test_when_the_attributes_cannot_be_set_the_bot_stays_in_the_chat_and_t
 
         await customer.send(ASK_FOR_AGENT)
         await asyncio.wait_for(plugin.tried.wait(), 60)
-        await customer.wait_for(lambda items: "Sorry, nobody can take your chat right now" in texts(items, "CUSTOM_BOT"))
+        await customer.wait_for(lambda items: SORRY in texts(items, "CUSTOM_BOT"))
 
         assert [(e.operation, e.status) for e in plugin.errors if isinstance(e, ParticipantServiceError)] == [
             ("UpdateContactAttributes", 500)
@@ -249,3 +254,59 @@ async def test_the_attributes_go_to_the_initial_contact_the_join_was_given(emula
     await first.close()
     await transferred.close()
 
+
+
+class RecordingWire:
+    """Stands in for both clients: records each call with its ClientToken, as the service would dedupe on it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    async def send_message(self, token: Secret, content: str, content_type: str, *, client_token: str) -> SendResult:
+        self.calls.append(("SendMessage", client_token))
+        return SendResult(id=f"sent-{len(self.calls)}", absolute_time="2026-11-23T00:00:00.000Z")
+
+    async def update_contact_attributes(self, instance_id: str, initial_contact_id: str, attributes: Any) -> None:
+        self.calls.append(("UpdateContactAttributes", (instance_id, initial_contact_id, dict(attributes))))
+
+    async def disconnect_participant(self, token: Secret, *, client_token: str) -> None:
+        self.calls.append(("DisconnectParticipant", client_token))
+
+
+async def handoff_in_a_fresh_session(item_id: str) -> list[tuple[str, Any]]:
+    """What one process does for a message asking for a human: a new session each time, as after a crash."""
+    wire = RecordingWire()
+    manager = new_plugin_manager()
+    plugin = HandsOff()
+    manager.register(plugin, name="hands-off")
+    dispatcher = Dispatcher(manager)
+    control = ContactControl(wire, "instance-1", "initial-1")  # type: ignore[arg-type]
+    session = Session(
+        "contact-1",
+        Secret("participant"),
+        wire,  # type: ignore[arg-type]
+        dispatcher,
+        participant_id="bot",
+        control=control,
+    )
+    session.connected(Secret("connection"))
+    await session._handle(
+        Item.from_wire(
+            {"Id": item_id, "Type": "MESSAGE", "ContentType": "text/plain", "Content": ASK_FOR_AGENT,
+             "ParticipantId": "customer", "ParticipantRole": "CUSTOMER"}
+        )
+    )
+    await dispatcher.close()
+    assert plugin.errors == [] and session.finished
+    return wire.calls
+
+
+async def test_a_replayed_handoff_makes_the_same_calls_with_the_same_client_tokens() -> None:
+    first = await handoff_in_a_fresh_session("item-1")
+    replay = await handoff_in_a_fresh_session("item-1")
+    other = await handoff_in_a_fresh_session("item-2")
+
+    assert [operation for operation, _ in first] == ["SendMessage", "UpdateContactAttributes", "DisconnectParticipant"]
+    assert first[1] == ("UpdateContactAttributes", ("instance-1", "initial-1", BILLING))
+    assert replay == first
+    assert other[0][1] != first[0][1] and other[2][1] != first[2][1]
