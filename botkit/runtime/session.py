@@ -481,7 +481,6 @@ class BlockingSession:
         self._session._run_blocking(lambda: self._session.handoff(attributes, message))
 
 
-
 _KNOWN_EVENTS = frozenset(
     value for name, value in vars(v).items() if name.startswith("EVENT_") and isinstance(value, str)
 )
