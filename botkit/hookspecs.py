@@ -11,6 +11,13 @@ the order the chat produced them; contacts run concurrently.
     @hookimpl
     async def on_message(session, message):
         await session.send_message(f"You said: {message.content}")
+
+To pass the customer to an agent, a handler calls
+`await session.handoff(attributes={"queue": "Billing"}, message="One moment...")`
+(`session.blocking.handoff(...)` from a plain function): the bot says `message`, sets the contact
+attributes (UpdateContactAttributes) and leaves; the contact flow then routes on those attributes.
+Attributes map str to str and are checked before anything is sent. If they cannot be set, the bot
+stays in the chat and the error is raised to the handler, which decides what to do next.
 """
 
 from __future__ import annotations
@@ -91,7 +98,11 @@ def on_event(session: Session, event: Item) -> None:
 
 @hookspec
 def on_session_end(session: Session, reason: str) -> None:
-    """The session is over: `chat_ended`, `removed` (the bot was disconnected), `left` or `shutdown`."""
+    """The session is over: `chat_ended`, `removed` (the bot was disconnected), `left`, `handoff` or `shutdown`.
+
+    `left` follows `session.disconnect()`; `handoff` follows `session.handoff(...)`, once the bot has
+    set the contact's attributes and left the contact to the flow.
+    """
 
 
 @hookspec

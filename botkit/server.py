@@ -77,7 +77,8 @@ def build_intake_app(
     async def contact_flow(request: web.Request) -> web.Response:
         contact_data = _contact_data(await _proven_json(request, settings, is_ready, body_timeout))
         contact_id = contact_data["ContactId"]
-        return await _answer(contact_id, lambda: manager.join(contact_id), wait_live=False)
+        initial_contact_id = _initial_contact_id(contact_data, contact_id)
+        return await _answer(contact_id, lambda: manager.join(contact_id, initial_contact_id), wait_live=False)
 
     async def contacts(request: web.Request) -> web.Response:
         body = await _proven_json(request, settings, is_ready, body_timeout)
@@ -203,12 +204,19 @@ def _contact_data(event: dict[str, Any]) -> dict[str, Any]:
     return contact_data
 
 
-def _contact_id(body: dict[str, Any]) -> str:
-    """A ContactId goes into log lines and URLs: 1 to 256 printable characters, so no newline forges a line."""
-    value = _string(body, "ContactId", MAX_ID_LENGTH)
+def _contact_id(body: dict[str, Any], key: str = "ContactId") -> str:
+    """A contact id goes into log lines and URLs: 1 to 256 printable characters, so no newline forges a line."""
+    value = _string(body, key, MAX_ID_LENGTH)
     if not value.isprintable():
-        raise IntakeError(400, "ContactId must be printable characters, without control characters or newlines")
+        raise IntakeError(400, f"{key} must be printable characters, without control characters or newlines")
     return value
+
+
+def _initial_contact_id(contact_data: dict[str, Any], contact_id: str) -> str:
+    """The id hand-off attributes are keyed on; the contact's own for a chat never transferred."""
+    if contact_data.get("InitialContactId") is None:
+        return contact_id
+    return _contact_id(contact_data, "InitialContactId")
 
 
 def _string(body: dict[str, Any], key: str, max_length: int) -> str:

@@ -38,9 +38,11 @@ class StubManager:
         self.failure = failure
         self.joined: list[str] = []
         self.handed_in: list[tuple[str, str, str]] = []
+        self.initial_contact_ids: list[str] = []
 
-    async def join(self, contact_id: str) -> Any:
+    async def join(self, contact_id: str, initial_contact_id: str) -> Any:
         self.joined.append(contact_id)
+        self.initial_contact_ids.append(initial_contact_id)
         if self.failure is not None:
             raise self.failure
         return StubSession("bot-1")
@@ -254,3 +256,18 @@ async def test_a_refused_participant_token_is_a_409_with_a_reason() -> None:
                 assert "not-a-token" not in message
             async with http.get(f"{bot.server_url}/healthz") as answer:
                 assert answer.status == 200
+
+
+async def test_the_initial_contact_id_reaches_the_join_for_hand_off_attributes() -> None:
+    """UpdateContactAttributes is keyed on the InitialContactId; a chat never transferred uses its own id."""
+    manager = StubManager()
+    transferred = flow_event("c-2")
+    transferred["Details"]["ContactData"]["InitialContactId"] = "c-1"
+    forged = flow_event("c-3")
+    forged["Details"]["ContactData"]["InitialContactId"] = "c-1\nFAKE"
+    async with intake(manager) as client:
+        assert (await client.post("/contact-flow", json=flow_event("c-1"))).status == 200
+        assert (await client.post("/contact-flow", json=transferred)).status == 200
+        answer = await client.post("/contact-flow", json=forged)
+        assert answer.status == 400 and "InitialContactId" in (await answer.json())["message"]
+    assert manager.initial_contact_ids == ["c-1", "c-1"]

@@ -1,4 +1,4 @@
-"""The `connect` control-plane calls a bot needs: join a contact as a custom bot, start and stop chats.
+"""The `connect` calls a bot needs: join a contact as a custom bot, set its attributes, start and stop chats.
 
 These calls are SigV4-signed by botocore (signing name `connect`). Against the
 emulator any signature is accepted, so placeholder credentials are used and
@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,10 @@ from botkit.connect.secrets import Secret
 PLACEHOLDER_CREDENTIALS = Credentials("AKIDPLACEHOLDER", "placeholder-secret")
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_TOTAL_TIMEOUT = 10.0
+
+ATTRIBUTES_MAX_BYTES = 32_768
+"""Connect's limit: "up to 32,768 UTF-8 bytes across all attributes for a contact"."""
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 # botocore's signer logs the canonical request at DEBUG, session-token header included.
 logging.getLogger("botocore.auth").setLevel(logging.INFO)
@@ -118,6 +124,25 @@ class ControlPlaneClient:
         answer = await self._call("PUT", "/contact/chat", body, "StartChatContact", timeout)
         return StartedChat(answer["ContactId"], answer["ParticipantId"], Secret(answer["ParticipantToken"]))
 
+    async def update_contact_attributes(
+        self, instance_id: str, initial_contact_id: str, attributes: Mapping[str, str], *, timeout: float | None = None
+    ) -> None:
+        """UpdateContactAttributes: set (merge) the contact's attributes, which the contact flow routes on.
+
+        Keyed, like the service, on the InitialContactId: the id the chat had when it started, before any transfer.
+        """
+        await self._call(
+            "POST",
+            "/contact/attributes",
+            {
+                "InstanceId": instance_id,
+                "InitialContactId": initial_contact_id,
+                "Attributes": checked_attributes(attributes),
+            },
+            "UpdateContactAttributes",
+            timeout,
+        )
+
     async def stop_contact(self, instance_id: str, contact_id: str, *, timeout: float | None = None) -> None:
         body = {"InstanceId": instance_id, "ContactId": contact_id}
         await self._call("POST", "/contact/stop", body, "StopContact", timeout)
@@ -155,3 +180,27 @@ class ControlPlaneClient:
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+    """A copy of contact attributes as Connect takes them, or an error naming the problem before any call is made.
+
+    Strings to strings; names of letters, digits, `-` and `_`; at most 32,768 UTF-8 bytes in all (the
+    service counts the contact's other attributes too, so it may still refuse a set within that).
+    """
+    if not isinstance(attributes, Mapping):
+        raise TypeError(f"contact attributes must be a mapping of str to str, not {type(attributes).__name__}")
+    checked: dict[str, str] = {}
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(
+                f"contact attributes must map str to str: {key!r:.60} maps"
+                f" {type(key).__name__} to {type(value).__name__}"
+            )
+        if not _ATTRIBUTE_KEY.fullmatch(key):
+            raise ValueError(f"contact attribute names take only letters, digits, '-' and '_': {key!r:.60}")
+        checked[key] = value
+    size = sum(len(key.encode()) + len(value.encode()) for key, value in checked.items())
+    if size > ATTRIBUTES_MAX_BYTES:
+        raise ValueError(f"contact attributes take at most {ATTRIBUTES_MAX_BYTES} UTF-8 bytes in all, not {size}")
+    return checked

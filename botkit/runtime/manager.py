@@ -15,7 +15,13 @@ from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.logcontext import about_contact
-from botkit.runtime.session import SHUTDOWN_END_SECONDS, SHUTDOWN_LEAVE_SECONDS, Session, SessionSettings
+from botkit.runtime.session import (
+    SHUTDOWN_END_SECONDS,
+    SHUTDOWN_LEAVE_SECONDS,
+    ContactControl,
+    Session,
+    SessionSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +64,30 @@ class SessionManager:
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._joining: dict[str, asyncio.Future[Session | None]] = {}
 
-    async def join(self, contact_id: str) -> Session:
-        """Join `contact_id` as a custom bot; a contact joined or handed in already keeps its one session."""
+    async def join(self, contact_id: str, initial_contact_id: str | None = None) -> Session:
+        """Join `contact_id` as a custom bot; a contact joined or handed in already keeps its one session.
+
+        `initial_contact_id` (the contact flow event's `ContactData.InitialContactId`) keys the contact's
+        attributes; it is the contact's own id unless the chat was transferred.
+        """
         running = await self._settled(contact_id)
         if running is not None:
             return running
         self._check_capacity()
         async with self._claim(contact_id) as settle:
             joined = await self._control.create_participant(self._instance_id, contact_id, self._display_name)
-            return settle(self.adopt(contact_id, joined.participant_token, joined.participant_id))
+            session = self.adopt(
+                contact_id, joined.participant_token, joined.participant_id, initial_contact_id=initial_contact_id
+            )
+            return settle(session)
 
-    async def hand_in(self, contact_id: str, participant_token: Secret, participant_id: str) -> Session:
+    async def hand_in(
+        self, contact_id: str, participant_token: Secret, participant_id: str, initial_contact_id: str | None = None
+    ) -> Session:
         """Run a session for a custom bot's token obtained elsewhere, once its participant is proven a custom bot.
 
         Raises NotACustomBot for anyone else's token. A contact that already has a session keeps it:
-        the answer is that session, whichever route brought it.
+        the answer is that session, whichever route brought it. `initial_contact_id`: as for `join`.
         """
         running = await self._settled(contact_id)
         if running is not None and running.participant_id == participant_id:
@@ -83,7 +98,9 @@ class SessionManager:
         self._check_capacity()
         async with self._claim(contact_id) as settle:
             await self._vouch(contact_id, participant_token, participant_id, joining=True)
-            return settle(self.adopt(contact_id, participant_token, participant_id))
+            return settle(
+                self.adopt(contact_id, participant_token, participant_id, initial_contact_id=initial_contact_id)
+            )
 
     async def _settled(self, contact_id: str) -> Session | None:
         """The contact's session, once any join or hand-in under way has settled; None when it has none."""
@@ -158,8 +175,18 @@ class SessionManager:
                     return item.participant_role
         return None
 
-    def adopt(self, contact_id: str, participant_token: Secret, participant_id: str | None = None) -> Session:
-        """Run a session for a custom bot's participant token the caller vouches for (`hand_in` proves it first)."""
+    def adopt(
+        self,
+        contact_id: str,
+        participant_token: Secret,
+        participant_id: str | None = None,
+        *,
+        initial_contact_id: str | None = None,
+    ) -> Session:
+        """Run a session for a custom bot's participant token the caller vouches for (`hand_in` proves it first).
+
+        `initial_contact_id` keys the contact's attributes (see `join`); it defaults to `contact_id`.
+        """
         if contact_id in self.sessions:
             return self.sessions[contact_id]
         self._check_capacity()
@@ -171,6 +198,7 @@ class SessionManager:
             self._settings,
             self._plugin_config,
             participant_id,
+            control=ContactControl(self._control, self._instance_id, initial_contact_id or contact_id),
         )
         self.sessions[contact_id] = session
         task = asyncio.get_running_loop().create_task(self._run(session), name=f"session-{contact_id}")

@@ -21,6 +21,7 @@ import aiohttp
 
 from botkit.connect import vocabulary as v
 from botkit.connect.client import ParticipantClient
+from botkit.connect.control import ControlPlaneClient, checked_attributes
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
 from botkit.connect.models import Item, SendResult
 from botkit.connect.secrets import Secret
@@ -62,6 +63,18 @@ class ChatParticipant:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactControl:
+    """The `connect` API for the session's own contact: a hand-off sets the contact's attributes through it.
+
+    Attributes are keyed on the InitialContactId, the id the chat had before any transfer.
+    """
+
+    client: ControlPlaneClient
+    instance_id: str
+    initial_contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class SessionSettings:
     receipts: ReceiptSettings = ReceiptSettings()
     typing_throttle_seconds: float = 10.0
@@ -94,6 +107,8 @@ class Session:
         settings: SessionSettings | None = None,
         plugin_config: Mapping[str, Mapping[str, Any]] | None = None,
         participant_id: str | None = None,
+        *,
+        control: ContactControl | None = None,
     ) -> None:
         self.contact_id = contact_id
         self.participant_id = participant_id
@@ -103,6 +118,7 @@ class Session:
         self._dispatcher = dispatcher
         self._settings = settings or SessionSettings()
         self._plugin_config = plugin_config or {}
+        self._control = control
         self._connection_token: Secret | None = None
         self._loop = asyncio.get_running_loop()
         self._queue = _Inbox(QUEUE_LIMIT)
@@ -437,7 +453,35 @@ class Session:
 
     async def disconnect(self) -> None:
         """Leave the chat; the session ends with reason `left`."""
-        self._end("left")
+        await self._leave("left")
+
+    async def handoff(self, attributes: Mapping[str, str] | None = None, message: str | None = None) -> None:
+        """Hand the contact on (to an agent, say): say `message`, set `attributes` on the contact, then leave.
+
+        The contact flow goes on through the branch it takes when the bot leaves and routes on the
+        attributes (a `queue` attribute, for example); the session ends with reason `handoff`. The arguments
+        are checked before anything is sent. If the attributes cannot be set, the bot stays in the chat and
+        the error is raised: leaving would strand the customer in a queue with nothing to route on, so the
+        plugin decides what to do (try again, tell the customer, or `disconnect`).
+        """
+        checked = checked_attributes({} if attributes is None else attributes)
+        if message is not None and not isinstance(message, str):
+            raise TypeError(f"the hand-off message must be a string, not {type(message).__name__}")
+        if message == "":
+            raise ValueError("the hand-off message must not be empty (pass None to say nothing)")
+        control = self._control
+        if checked and control is None:
+            raise RuntimeError("this session has no control-plane client to set contact attributes with")
+        self._token()
+        if message is not None:
+            await self.send_message(message)
+        if control is not None and checked:
+            await control.client.update_contact_attributes(control.instance_id, control.initial_contact_id, checked)
+        await self._leave("handoff")
+
+    async def _leave(self, reason: str) -> None:
+        """DisconnectParticipant; the session is ended first, so the bot's own participant.left is not a removal."""
+        self._end(reason)
         try:
             await self._client.disconnect_participant(self._token(), client_token=self._next_client_token())
         except ParticipantServiceError as error:
@@ -487,6 +531,9 @@ class BlockingSession:
 
     def disconnect(self) -> None:
         self._session._run_blocking(self._session.disconnect)
+
+    def handoff(self, attributes: Mapping[str, str] | None = None, message: str | None = None) -> None:
+        self._session._run_blocking(lambda: self._session.handoff(attributes, message))
 
 
 _KNOWN_EVENTS = frozenset(
