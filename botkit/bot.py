@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +13,14 @@ import aiohttp
 import botocore.session
 import pluggy
 from aiohttp import web
+from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError
 
-from botkit.config import BotConfig
+from botkit.config import BotConfig, ConnectConfig
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
-from botkit.connect.endpoints import is_aws_host
+from botkit.connect.endpoints import control_endpoint_for
+from botkit.connect.outbound import CA_BUNDLE_VARIABLE, ssl_context
 from botkit.connect.retry import RetryPolicy
 from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.faults import FaultSpec, load_fault_file
@@ -98,14 +102,14 @@ class BotProcess:
             )
             await self.emulator.start()
         self.endpoints = await self._endpoints()
+        _check_ca_bundle()
         retry = self.config.connect.retry
         participant_client = ParticipantClient(
             self.endpoints.participant,
             retry=RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay),
         )
-        control_client = ControlPlaneClient(
-            self.endpoints.control, self.endpoints.region, None if self.endpoints.emulator else _aws_credentials()
-        )
+        credentials = None if self.endpoints.emulator else await _aws_credentials(self.config.connect)
+        control_client = ControlPlaneClient(self.endpoints.control, self.endpoints.region, credentials)
         self._clients = [participant_client, control_client]
         runtime = self.config.runtime
         self._dispatcher = Dispatcher(
@@ -129,21 +133,23 @@ class BotProcess:
         )
         self.watchdog = LoopWatchdog(self.config.runtime.max_loop_lag_seconds)
         await self._serve_intake()
-        await self._watch_connect()
+        await self._watch_connect(control_client)
         self.watchdog.start()  # from here on, a blocked loop is a chat kept waiting
         self.readiness.accepting = True
 
     async def _endpoints(self) -> Endpoints:
+        """On AWS (or with `credentials: aws`) everything comes from bot.yaml; an emulator is asked what it lacks."""
         connect = self.config.connect
         base = self.emulator.base_url if self.emulator else str(connect.endpoint).rstrip("/")
-        if self.emulator is None and is_aws_host(base):
+        if self.emulator is None and connect.uses_aws:
             if not connect.region or not connect.instance_id:
                 raise StartupError("connect.region and connect.instance_id are required for Amazon Connect")
-            return Endpoints(base, f"https://connect.{connect.region}.amazonaws.com", connect.region, connect.instance_id, False)
+            control = connect.control_endpoint or control_endpoint_for(connect.region, base)
+            return Endpoints(base, control.rstrip("/"), connect.region, connect.instance_id, False)
         info = await _emulator_info(base)
         return Endpoints(
             base,
-            base,
+            (connect.control_endpoint or base).rstrip("/"),
             connect.region or info["region"],
             connect.instance_id or info["instanceId"],
             True,
@@ -165,15 +171,20 @@ class BotProcess:
         self.server_url = (server.public_url or f"http://{host}:{port}").rstrip("/")
         self.readiness.server = True
 
-    async def _watch_connect(self) -> None:
+    async def _watch_connect(self, control_client: ControlPlaneClient) -> None:
         """Pointed at an emulator, the bot asks to be told of every new chat there, and asks again whenever the
-        emulator forgets it; against Amazon Connect, it only checks that the service answers."""
+        emulator forgets it; against Amazon Connect, it only checks that the service answers, signed where it must be
+        (there, contacts arrive through the intake only)."""
         assert self.endpoints is not None and self.server_url is not None
         if self.endpoints.emulator:
             self._webhook = Webhook(self.endpoints.control, self.server_url + CONTACT_FLOW_PATH, self.config.intake.secret)
-        self._monitor = ConnectMonitor(
-            self.readiness, [self.endpoints.participant, self.endpoints.control], self._webhook, self._check_interval
-        )
+            self._monitor = ConnectMonitor(self.readiness, [], self._webhook, self._check_interval)
+        else:
+            # The control endpoint is probed signed, by its client; the participant one plainly, unless they are one.
+            unsigned = [] if self.endpoints.participant == self.endpoints.control else [self.endpoints.participant]
+            self._monitor = ConnectMonitor(
+                self.readiness, unsigned, None, self._check_interval, signed_probe=control_client.answers
+            )
         try:
             await self._monitor.check()
         except WebhookRefused as error:
@@ -257,11 +268,32 @@ async def _emulator_info(base: str) -> dict[str, Any]:
     raise StartupError(f"no emulator answers at {base}")
 
 
-def _aws_credentials() -> Any:
-    credentials = botocore.session.get_session().get_credentials()
+async def _aws_credentials(connect: ConnectConfig) -> Credentials:
+    """botocore's whole chain (environment, shared config and `connect.profile`, web identity, container and
+    instance roles), looked up once, off the loop since it may call out. The object is kept, not frozen: the
+    control client freezes it per call, so refreshable credentials (roles, SSO) stay fresh."""
+
+    def look_up() -> Credentials | None:
+        return botocore.session.Session(profile=connect.profile).get_credentials()
+
+    try:
+        credentials = await asyncio.to_thread(look_up)
+    except BotoCoreError as error:
+        raise StartupError(f"could not load AWS credentials for Amazon Connect: {error}") from None
     if credentials is None:
-        raise StartupError("no AWS credentials found for the Amazon Connect control plane")
+        raise StartupError(
+            "no AWS credentials found for Amazon Connect: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "a profile (connect.profile or AWS_PROFILE), or give the bot an IAM role"
+        )
     return credentials
+
+
+def _check_ca_bundle() -> None:
+    """A bad AWS_CA_BUNDLE would fail every call to Connect later, one by one: say so once, at start."""
+    try:
+        ssl_context()
+    except (OSError, ssl.SSLError) as error:
+        raise StartupError(f"{CA_BUNDLE_VARIABLE} cannot be loaded: {error}") from None
 
 
 def _faults(config: BotConfig) -> FaultSpec | None:

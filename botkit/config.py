@@ -181,6 +181,9 @@ _INSTANCE = _Rule(
     "an Amazon Connect instance id (the last part of the instance ARN)",
     lambda value: isinstance(value, str) and _INSTANCE_ID.fullmatch(value) is not None,
 )
+_PROFILE = _Rule(
+    "a profile name from the AWS shared config", lambda value: isinstance(value, str) and bool(value.strip())
+)
 _PLUGIN = _Rule("a module name (a.b.c), a .py file or a directory", _is_plugin_spec)
 
 
@@ -193,19 +196,35 @@ class RetryConfig:
     max_delay: float = _setting(5.0, _number(0, inclusive=False))
 
 
+CREDENTIAL_MODES = ("auto", "aws")
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectConfig:
-    """Where the Connect participant API lives: the in-process emulator, another emulator, or AWS."""
+    """Where Amazon Connect lives (the in-process emulator, another emulator, or AWS) and how the bot signs its calls.
+
+    `endpoint` is the Participant Service's URL, `control_endpoint` the `connect` API's. With `credentials: auto`,
+    an AWS endpoint means botocore's credentials and anything else an emulator; `aws` signs every `connect` call
+    with botocore's credentials whatever the host (VPC endpoints, proxies, an emulator checking SigV4).
+    """
 
     endpoint: str = _setting("embedded", _ENDPOINT)
     region: str | None = _setting(None, _optional(_REGION_NAME))
     instance_id: str | None = _setting(None, _optional(_INSTANCE))
     retry: RetryConfig = _section(RetryConfig)
+    credentials: str = _setting("auto", _choice(CREDENTIAL_MODES))
+    control_endpoint: str | None = _setting(None, _optional(_Rule("an http(s) URL", _is_http_url)))
+    profile: str | None = _setting(None, _optional(_PROFILE))
 
     @property
     def embedded(self) -> bool:
         """True when botkit should start the emulator in-process rather than call a URL."""
         return self.endpoint == "embedded"
+
+    @property
+    def uses_aws(self) -> bool:
+        """True when the bot signs with real AWS credentials and never calls an emulator's own API."""
+        return self.credentials == "aws" or (not self.embedded and _is_aws(self.endpoint))
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,12 +309,18 @@ class LoggingConfig:
 
 
 def _parse_connect(validator: _Validator, node: yaml.Node, path: str) -> ConnectConfig:
-    """A connect section whose endpoint is AWS itself must also say which region and instance."""
+    """Region and instance must be said wherever no emulator can be asked: an AWS endpoint, or `credentials: aws`."""
     connect: ConnectConfig = validator.section(node, path, ConnectConfig)
-    if _is_aws(connect.endpoint):
+    if connect.credentials == "aws":
+        if connect.embedded:
+            validator.error(node, f"{path}.credentials", "aws needs connect.endpoint to be a URL, not embedded")
+        why = "is required when connect.credentials is aws (the bot then asks no emulator)"
+    else:
+        why = "is required when connect.endpoint is an AWS endpoint"
+    if connect.uses_aws:
         for key in ("region", "instance_id"):
             if getattr(connect, key) is None:
-                validator.error(node, f"{path}.{key}", "is required when connect.endpoint is an AWS endpoint")
+                validator.error(node, f"{path}.{key}", why)
     return connect
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from botkit.connect.outbound import client_session
 from botkit.connect.secrets import Secret
 from botkit.probes import Readiness
 
@@ -35,14 +37,29 @@ class Webhook:
     secret: Secret | None
 
 
+SignedProbe = Callable[..., Awaitable[bool]]
+"""Whether a signed request to an endpoint got any HTTP answer, given `timeout=` seconds."""
+
+
 class ConnectMonitor:
-    def __init__(self, readiness: Readiness, endpoints: list[str], webhook: Webhook | None, interval: float) -> None:
-        """`endpoints` are the base URLs of Amazon Connect the bot calls; with a `webhook`, its emulator's is enough."""
+    def __init__(
+        self,
+        readiness: Readiness,
+        endpoints: list[str],
+        webhook: Webhook | None,
+        interval: float,
+        *,
+        signed_probe: SignedProbe | None = None,
+    ) -> None:
+        """`endpoints` are base URLs of Amazon Connect to GET plainly; `signed_probe` checks one that takes only
+        SigV4-signed requests (the `connect` API on AWS). With a `webhook`, its emulator's answer is enough."""
         self._readiness = readiness
         self._endpoints = [webhook.emulator] if webhook else list(dict.fromkeys(endpoints))
         self._webhook = webhook
+        self._signed_probe = None if webhook else signed_probe
         self._interval = interval
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=min(5.0, max(1.0, interval))))
+        self._timeout = min(5.0, max(1.0, interval))
+        self._http = client_session(timeout=aiohttp.ClientTimeout(total=self._timeout))
         self._task: asyncio.Task[None] | None = None
         readiness.webhook = False if webhook else None
 
@@ -58,7 +75,10 @@ class ConnectMonitor:
     async def check(self) -> None:
         """One round: is every endpoint answering, and is the webhook still there (registered again if not)?"""
         if self._webhook is None:
-            answered = await asyncio.gather(*(self._answers(url) for url in self._endpoints))
+            probes = [self._answers(url) for url in self._endpoints]
+            if self._signed_probe is not None:
+                probes.append(self._signed_probe(timeout=self._timeout))
+            answered = await asyncio.gather(*probes)
             self._set_reachable(all(answered))
             return
         answered, registered = await self._registered_webhooks()

@@ -102,6 +102,10 @@ def build_intake_app(
         except CapacityExceeded as error:
             return web.json_response({"message": str(error)}, status=503, headers={"Retry-After": "5"})
         except ParticipantServiceError as error:
+            if error.credentials_refused:  # the bot's fault, not the contact's: never AWS's message, it may echo them
+                log.error("Amazon Connect refused the bot's AWS credentials: %s (HTTP %s)", error.code, error.status)
+                reason = f"Amazon Connect refused the bot's AWS credentials: {error.code}"
+                return web.json_response({"message": reason}, status=502)
             log.warning("contact %s: could not join: %s (HTTP %s)", contact_id, error.code, error.status)
             status = 409 if error.status in (400, 403, 404, 409, 410) else 502
             return web.json_response({"message": f"could not join: {error.code}"}, status=status)

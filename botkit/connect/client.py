@@ -29,6 +29,7 @@ from botkit.connect.models import (
     UploadTarget,
     View,
 )
+from botkit.connect.outbound import client_session
 from botkit.connect.retry import RETRYABLE_EXCEPTIONS, RetryPolicy
 from botkit.connect.secrets import Secret
 from botkit.connect.vocabulary import CONNECTION_CREDENTIALS, TEXT_PLAIN, WEBSOCKET
@@ -145,7 +146,7 @@ class ParticipantClient:
     def _http(self) -> aiohttp.ClientSession:
         """The shared session, created on first use (inside the running loop, as aiohttp wants)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = client_session()
         return self._session
 
     async def _call(

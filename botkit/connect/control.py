@@ -25,6 +25,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from botkit.connect.errors import ParticipantConnectionError, parse_error
+from botkit.connect.outbound import client_session
 from botkit.connect.secrets import Secret
 
 PLACEHOLDER_CREDENTIALS = Credentials("AKIDPLACEHOLDER", "placeholder-secret")
@@ -168,13 +169,31 @@ class ControlPlaneClient:
         frozen = await asyncio.to_thread(self._credentials.get_frozen_credentials)
         SigV4Auth(frozen, "connect", self._region).add_auth(request)
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = client_session()
         timeout = aiohttp.ClientTimeout(total=bound, sock_connect=min(self._connect_timeout, bound))
         async with self._session.request(method, url, data=data, headers=dict(request.headers), timeout=timeout) as response:
             raw = await response.read()
             if response.status >= 300:
                 raise parse_error(response.status, response.headers, raw, operation=operation)
             return json.loads(raw or b"{}")
+
+    async def answers(self, *, timeout: float) -> bool:
+        """Whether the `connect` endpoint gives any HTTP answer to a signed GET of its root: a reachability probe.
+
+        Signed like every call, so a VPC endpoint or proxy that refuses anonymous requests still counts as reachable.
+        """
+        url = self.endpoint + "/"
+        request = AWSRequest(method="GET", url=url)
+        try:
+            async with asyncio.timeout(timeout):
+                frozen = await asyncio.to_thread(self._credentials.get_frozen_credentials)
+                SigV4Auth(frozen, "connect", self._region).add_auth(request)
+                if self._session is None:
+                    self._session = client_session()
+                async with self._session.get(url, headers=dict(request.headers)):
+                    return True
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def close(self) -> None:
         if self._owns_session and self._session is not None:

@@ -19,7 +19,10 @@ from botocore.loaders import create_loader
 @dataclass(frozen=True, slots=True)
 class _Partition:
     name: str
+    dns_suffix: str
+    """The partition's own suffix, the one its regional endpoints use (`amazonaws.com.cn` in China)."""
     dns_suffixes: frozenset[str]
+    regions: frozenset[str]
     region: re.Pattern[str]
 
 
@@ -32,7 +35,13 @@ def _partitions() -> tuple[_Partition, ...]:
         suffixes = {partition["dnsSuffix"]}
         suffixes.update(variant["dnsSuffix"] for variant in partition["defaults"].get("variants", ()) if "dnsSuffix" in variant)
         partitions.append(
-            _Partition(partition["partition"], frozenset(s.lower() for s in suffixes), re.compile(partition["regionRegex"]))
+            _Partition(
+                partition["partition"],
+                partition["dnsSuffix"],
+                frozenset(s.lower() for s in suffixes),
+                frozenset(partition.get("regions", ())),
+                re.compile(partition["regionRegex"]),
+            )
         )
     return tuple(partitions)
 
@@ -76,3 +85,22 @@ def _ends_with(labels: list[str], suffix: str) -> bool:
     """Whole DNS labels, with at least one label before the suffix: `evilamazonaws.com` is not under `amazonaws.com`."""
     tail = suffix.split(".")
     return len(labels) > len(tail) and labels[-len(tail):] == tail and all(labels[: -len(tail)])
+
+
+def control_endpoint_for(region: str, participant_endpoint: str | None = None) -> str:
+    """The `connect` API's regional URL: `https://connect.<region>.<partition's DNS suffix>`.
+
+    The partition is the participant endpoint's when that is an AWS host (so a China endpoint gives a China
+    control plane), else the one whose regions name `region`; `aws` when nothing says otherwise.
+    """
+    name = partition_of(participant_endpoint) if participant_endpoint else None
+    by_name = {partition.name: partition for partition in _partitions()}
+    partition = by_name.get(name or "") or _partition_of_region(region) or by_name["aws"]
+    return f"https://connect.{region}.{partition.dns_suffix}"
+
+
+def _partition_of_region(region: str) -> _Partition | None:
+    """The partition listing `region`, else the first whose region pattern matches it (regions newer than botocore)."""
+    partitions = _partitions()
+    listed = next((partition for partition in partitions if region in partition.regions), None)
+    return listed or next((partition for partition in partitions if partition.region.fullmatch(region)), None)

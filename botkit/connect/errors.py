@@ -9,6 +9,18 @@ from typing import Any
 
 from botkit.connect.secrets import Secret
 
+CREDENTIAL_ERROR_CODES = frozenset(
+    {
+        "ExpiredTokenException",
+        "IncompleteSignatureException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "MissingAuthenticationTokenException",
+        "UnrecognizedClientException",
+    }
+)
+"""What AWS's front door answers when a request's access key, session token or SigV4 signature is not accepted."""
+
 
 class ParticipantServiceError(Exception):
     """The service answered with an error; `code` is the botocore-style error code."""
@@ -28,6 +40,11 @@ class ParticipantServiceError(Exception):
         self.request_id = request_id
         self.operation = operation
         super().__init__(status, code, message, request_id)
+
+    @property
+    def credentials_refused(self) -> bool:
+        """AWS refused the caller's key or signature itself: the bot's AWS credentials need fixing, not the call."""
+        return self.code in CREDENTIAL_ERROR_CODES
 
     def __str__(self) -> str:
         where = f" in {self.operation}" if self.operation else ""

@@ -20,6 +20,7 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from botkit.connect.models import Item
+from botkit.connect.outbound import websocket_options
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class ChatSocket:
                 user_agent_header=None,
                 logger=_wire_log,
                 proxy=_proxy_for(*_endpoint_of(url)),
+                **websocket_options(url),
             )
         except InvalidHandshake as error:
             raise SocketFailure(f"handshake refused: {type(error).__name__}") from None

@@ -55,8 +55,10 @@ async def serving(
     cwd: Path,
     preexec_fn: Callable[[], Any] | None = None,
     start_timeout: float = 30,
+    ready_line: str = "bot",
 ) -> AsyncIterator[Served]:
-    """Run `argv` (a `botkit serve` command line) until it prints its bot URL; kill it if the test leaves early."""
+    """Run `argv` (a `botkit serve` command line) until it prints its bot URL (its emulator URL, for `botkit
+    emulator` with `ready_line="emulator"`); kill it if the test leaves early."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -71,7 +73,7 @@ async def serving(
     drain = asyncio.create_task(_collect(process.stderr, served.stderr))
     try:
         async with asyncio.timeout(start_timeout):
-            while not served.bot_url:
+            while not (served.emulator_url if ready_line == "emulator" else served.bot_url):
                 line = (await process.stdout.readline()).decode()
                 assert line, f"botkit serve exited early; stderr: {served.stderr.decode()}"
                 if match := re.match(r"emulator: (\S+)", line):
