@@ -21,6 +21,7 @@ from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.faults import FaultSpec, load_fault_file
 from botkit.oslimits import raise_open_files_limit
 from botkit.plugins import load_plugins, new_plugin_manager
+from botkit.runtime import metrics
 from botkit.runtime.connection import ConnectionSettings
 from botkit.runtime.dispatch import Dispatcher, DispatchSettings
 from botkit.runtime.manager import SessionManager
@@ -86,12 +87,14 @@ class BotProcess:
             await self.emulator.start()
         self.endpoints = await self._endpoints()
         retry = self.config.connect.retry
-        participant_client = ParticipantClient(
-            self.endpoints.participant,
-            retry=RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay),
-        )
+        policy = RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay)
+        participant_client = ParticipantClient(self.endpoints.participant, retry=policy, observer=metrics.CONNECT_OBSERVER)
         control_client = ControlPlaneClient(
-            self.endpoints.control, self.endpoints.region, None if self.endpoints.emulator else _aws_credentials()
+            self.endpoints.control,
+            self.endpoints.region,
+            None if self.endpoints.emulator else _aws_credentials(),
+            retry=policy,
+            observer=metrics.CONNECT_OBSERVER,
         )
         self._clients = [participant_client, control_client]
         runtime = self.config.runtime
