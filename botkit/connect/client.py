@@ -15,7 +15,6 @@ import aiohttp
 
 from botkit.connect.errors import (
     MalformedResponseError,
-    ParticipantConnectionError,
     parse_error,
 )
 from botkit.connect.models import (

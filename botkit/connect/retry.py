@@ -149,7 +149,11 @@ async def retrying(
                 reason,
                 pause,
             )
-            await asyncio.sleep(pause)
+            try:
+                await asyncio.sleep(pause)
+            except asyncio.CancelledError:
+                call.completed("cancelled", attempts)
+                raise
             continue
         call.attempted("ok", attempt_started)
         call.completed("ok", attempts)
