@@ -28,6 +28,7 @@ from botkit.monitor import ConnectMonitor, Webhook, WebhookRefused
 from botkit.oslimits import raise_open_files_limit
 from botkit.plugins import load_plugins, new_plugin_manager
 from botkit.probes import Readiness, add_probe_routes
+from botkit.runtime import metrics
 from botkit.runtime.connection import ConnectionSettings
 from botkit.runtime.dispatch import Dispatcher, DispatchSettings
 from botkit.runtime.manager import SessionManager
@@ -104,12 +105,16 @@ class BotProcess:
         self.endpoints = await self._endpoints()
         _check_ca_bundle()
         retry = self.config.connect.retry
-        participant_client = ParticipantClient(
-            self.endpoints.participant,
-            retry=RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay),
-        )
+        policy = RetryPolicy(retry.max_attempts, retry.base_delay, retry.max_delay)
+        participant_client = ParticipantClient(self.endpoints.participant, retry=policy, observer=metrics.CONNECT_OBSERVER)
         credentials = None if self.endpoints.emulator else await _aws_credentials(self.config.connect)
-        control_client = ControlPlaneClient(self.endpoints.control, self.endpoints.region, credentials)
+        control_client = ControlPlaneClient(
+            self.endpoints.control,
+            self.endpoints.region,
+            credentials,
+            retry=policy,
+            observer=metrics.CONNECT_OBSERVER,
+        )
         self._clients = [participant_client, control_client]
         runtime = self.config.runtime
         self._dispatcher = Dispatcher(

@@ -39,12 +39,14 @@ from botkit.connect.signature import HEADER, Signature, SignatureError
 from botkit.jsondepth import nested_deeper_than
 from botkit.runtime.logcontext import about_contact
 from botkit.runtime.manager import CapacityExceeded, NotACustomBot, SessionManager
+from botkit.runtime.metrics import count_intake
 
 log = logging.getLogger(__name__)
 
 CONTACT_FLOW_PATH = "/contact-flow"
 CONTACTS_PATH = "/contacts"
 METRICS_PATH = "/metrics"
+INTAKE_ROUTES = frozenset({CONTACT_FLOW_PATH, CONTACTS_PATH})
 LIVE_TIMEOUT = 10.0
 MAX_NESTING = 64
 MAX_ID_LENGTH = 256
@@ -53,6 +55,8 @@ HEADER_TIMEOUT = 10.0
 """Seconds a connection has to send a request's headers, from its opening or from the previous answer."""
 BODY_TIMEOUT = 10.0
 """Seconds a request has to send its body, once its headers are in."""
+JOIN_DEADLINE = 6.0
+"""Seconds CreateParticipant may take, retries included: within the 8 s a contact flow gives its Lambda."""
 
 
 class IntakeError(Exception):
@@ -70,15 +74,19 @@ def build_intake_app(
     *,
     header_timeout: float = HEADER_TIMEOUT,
     body_timeout: float = BODY_TIMEOUT,
+    join_deadline: float = JOIN_DEADLINE,
 ) -> web.Application:
-    """The intake's routes; `header_timeout` and `body_timeout` bound how long a slow client holds a connection."""
+    """The intake's routes; `header_timeout` and `body_timeout` bound how long a slow client holds a connection,
+    and `join_deadline` how long CreateParticipant may take, retries included."""
     settings = intake or IntakeConfig()
 
     async def contact_flow(request: web.Request) -> web.Response:
         contact_data = _contact_data(await _proven_json(request, settings, is_ready, body_timeout))
         contact_id = contact_data["ContactId"]
         initial_contact_id = _initial_contact_id(contact_data, contact_id)
-        return await _answer(contact_id, lambda: manager.join(contact_id, initial_contact_id), wait_live=False)
+        return await _answer(
+            contact_id, lambda: manager.join(contact_id, initial_contact_id, timeout=join_deadline), wait_live=False
+        )
 
     async def contacts(request: web.Request) -> web.Response:
         body = await _proven_json(request, settings, is_ready, body_timeout)
@@ -122,13 +130,15 @@ def build_intake_app(
     @web.middleware
     async def reasons(request: web.Request, handler: Any) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response = await handler(request)
         except IntakeError as error:
             headers = {"Retry-After": "1"} if error.status == 503 else {}
             response = web.json_response({"message": str(error)}, status=error.status, headers=headers)
             if error.status in (408, 413):
                 response.force_close()  # the rest of the body is never read: the connection cannot carry on
-            return response
+        if request.path in INTAKE_ROUTES:  # the registered path, never an arbitrary one, is the label
+            count_intake(request.path, response.status)
+        return response
 
     # keepalive_timeout closes a connection that has not sent a whole request's headers in time: aiohttp arms
     # it when the connection opens (3.14 and later) and again after each answer.

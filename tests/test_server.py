@@ -11,10 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY
 
 from botkit import hookimpl
 from botkit.config import IntakeConfig
-from botkit.server import build_intake_app
+from botkit.server import JOIN_DEADLINE, build_intake_app
 from tests.runtime.harness import Customer, running_bot
 
 
@@ -39,10 +40,12 @@ class StubManager:
         self.joined: list[str] = []
         self.handed_in: list[tuple[str, str, str]] = []
         self.initial_contact_ids: list[str] = []
+        self.deadlines: list[float | None] = []
 
-    async def join(self, contact_id: str, initial_contact_id: str) -> Any:
+    async def join(self, contact_id: str, initial_contact_id: str, *, timeout: float | None = None) -> Any:
         self.joined.append(contact_id)
         self.initial_contact_ids.append(initial_contact_id)
+        self.deadlines.append(timeout)
         if self.failure is not None:
             raise self.failure
         return StubSession("bot-1")
@@ -271,3 +274,21 @@ async def test_the_initial_contact_id_reaches_the_join_for_hand_off_attributes()
         answer = await client.post("/contact-flow", json=forged)
         assert answer.status == 400 and "InitialContactId" in (await answer.json())["message"]
     assert manager.initial_contact_ids == ["c-1", "c-1"]
+
+
+async def test_the_join_is_bounded_by_the_intakes_deadline_and_every_answer_is_counted() -> None:
+    """CreateParticipant's retries must end before the contact flow's Lambda gives up (8 s)."""
+    manager = StubManager()
+
+    def counted(outcome: str) -> float:
+        return REGISTRY.get_sample_value(
+            "botkit_intake_requests_total", {"route": "/contact-flow", "outcome": outcome}
+        ) or 0.0
+
+    before = (counted("accepted"), counted("bad_request"))
+    async with intake(manager) as client:
+        assert (await client.post("/contact-flow", json=flow_event("c-1"))).status == 200
+        assert (await client.post("/contact-flow", json={"Details": {}})).status == 400
+        assert (await client.get("/contact-flow/anything")).status in (404, 405)
+    assert manager.deadlines == [JOIN_DEADLINE] and JOIN_DEADLINE < 8
+    assert (counted("accepted"), counted("bad_request")) == (before[0] + 1, before[1] + 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -16,7 +15,6 @@ import aiohttp
 
 from botkit.connect.errors import (
     MalformedResponseError,
-    ParticipantConnectionError,
     parse_error,
 )
 from botkit.connect.models import (
@@ -30,7 +28,7 @@ from botkit.connect.models import (
     View,
 )
 from botkit.connect.outbound import client_session
-from botkit.connect.retry import RETRYABLE_EXCEPTIONS, RetryPolicy
+from botkit.connect.retry import CallObserver, RetryPolicy, RetryScope, retrying
 from botkit.connect.secrets import Secret
 from botkit.connect.vocabulary import CONNECTION_CREDENTIALS, TEXT_PLAIN, WEBSOCKET
 
@@ -39,6 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
+SERVICE = "participant"
+"""How this client names its service to a CallObserver."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +119,13 @@ class ParticipantClient:
         retry: RetryPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        observer: CallObserver | None = None,
     ) -> None:
+        """`observer` hears of every attempt and logical call (operation and outcome), for metrics."""
         self.endpoint = endpoint.rstrip("/")
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout
+        self._observer = observer
         self._session = session
         self._owns_session = session is None
 
@@ -158,70 +161,33 @@ class ParticipantClient:
         *,
         path: str | None = None,
     ) -> T:
-        """One logical call: the same bytes again on throttling, 5xx and network failures."""
+        """One logical call: the same bytes again on throttling, 5xx and network failures (see `retrying`)."""
         url = self.endpoint + (path or operation.path)
         headers = {"X-Amz-Bearer": token.reveal()}
         data = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
-        attempts = self.retry.max_attempts
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with self._http().request(
-                    operation.method, url, data=data, headers=headers, timeout=self.timeout
-                ) as response:
-                    status = response.status
-                    raw = await response.read()
-                    response_headers = response.headers
-            except RETRYABLE_EXCEPTIONS as exc:
-                detail = token.redact(str(exc))
-                reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-                if attempt >= attempts:
-                    log.warning(
-                        "%s gave up after %d attempt(s): %s", operation.name, attempt, reason
-                    )
-                    raise ParticipantConnectionError(operation.name, attempt, reason) from exc
-                await self._pause(operation, attempt, reason)
-                continue
-            if status < 300:
-                log.debug(
-                    "%s answered %d (request id %s)",
-                    operation.name,
-                    status,
-                    response_headers.get("x-amzn-RequestId"),
-                )
-                return self._parse_success(operation, status, response_headers, raw, parse)
-            error = parse_error(
-                status, response_headers, raw, operation=operation.name, token=token
-            )
-            if not self.retry.should_retry_status(status):
-                raise error
-            if attempt >= attempts:
-                log.warning(
-                    "%s gave up after %d attempt(s): %d %s (request id %s)",
-                    operation.name,
-                    attempt,
-                    status,
-                    error.code,
-                    error.request_id,
-                )
-                raise error
-            await self._pause(operation, attempt, f"{status} {error.code}")
 
-    async def _pause(self, operation: Operation, attempt: int, reason: str) -> None:
-        delay = self.retry.delay(attempt)
-        log.debug(
-            "%s attempt %d/%d failed (%s); retrying in %.3f s",
-            operation.name,
-            attempt,
-            self.retry.max_attempts,
-            reason,
-            delay,
-        )
-        await asyncio.sleep(delay)
+        async def attempt(_: float | None) -> T:
+            async with self._http().request(
+                operation.method, url, data=data, headers=headers, timeout=self.timeout
+            ) as response:
+                status = response.status
+                raw = await response.read()
+                response_headers = response.headers
+            if status >= 300:
+                raise parse_error(status, response_headers, raw, operation=operation.name, token=token)
+            log.debug(
+                "%s answered %d (request id %s)",
+                operation.name,
+                status,
+                response_headers.get("x-amzn-RequestId"),
+            )
+            return self._parse_success(operation, status, response_headers, raw, parse)
+
+        scope = RetryScope(SERVICE, self.retry, log, self._observer, token.redact)
+        return await retrying(scope, operation.name, attempt)
 
     @staticmethod
     def _parse_success(

@@ -1,5 +1,9 @@
 """The `connect` calls a bot needs: join a contact as a custom bot, set its attributes, start and stop chats.
 
+Every call is retried as participant calls are (throttling, 5xx, time-outs, lost answers), with the
+same ClientToken and the same bytes, inside the caller's deadline: a throttled CreateParticipant must
+not become a contact the bot never joins.
+
 These calls are SigV4-signed by botocore (signing name `connect`). Against the
 emulator any signature is accepted, so placeholder credentials are used and
 no credential lookup (which could reach for instance metadata) ever runs.
@@ -24,13 +28,19 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from botkit.connect.errors import ParticipantConnectionError, parse_error
+from botkit.connect.errors import parse_error
 from botkit.connect.outbound import client_session
+from botkit.connect.retry import CallObserver, RetryPolicy, RetryScope, retrying
 from botkit.connect.secrets import Secret
 
 PLACEHOLDER_CREDENTIALS = Credentials("AKIDPLACEHOLDER", "placeholder-secret")
 DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_ATTEMPT_TIMEOUT = 5.0
 DEFAULT_TOTAL_TIMEOUT = 10.0
+SERVICE = "connect"
+"""How this client names its service to a CallObserver."""
+
+log = logging.getLogger(__name__)
 
 ATTRIBUTES_MAX_BYTES = 32_768
 """Connect's limit: "up to 32,768 UTF-8 bytes across all attributes for a contact"."""
@@ -62,14 +72,23 @@ class ControlPlaneClient:
         session: aiohttp.ClientSession | None = None,
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
         total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
-        """`total_timeout` bounds every call (credentials, connection, answer); a call's `timeout` may narrow it."""
+        """`total_timeout` bounds every logical call, all its attempts and pauses; a call's `timeout` may narrow it.
+
+        `attempt_timeout` bounds one attempt, so an answer lost on a silent connection leaves time to try
+        again. `retry` is the participant client's policy; `observer` hears of every attempt and call.
+        """
         self.endpoint = endpoint.rstrip("/")
         self._region = region
         self._credentials = credentials or PLACEHOLDER_CREDENTIALS
         self._connect_timeout = connect_timeout
+        self._attempt_timeout = attempt_timeout
         self._total_timeout = total_timeout
+        self._retry_scope = RetryScope(SERVICE, retry if retry is not None else RetryPolicy(), log, observer)
         self._session = session
         self._owns_session = session is None
 
@@ -151,18 +170,20 @@ class ControlPlaneClient:
     async def _call(
         self, method: str, path: str, body: dict[str, Any], operation: str, timeout: float | None
     ) -> dict[str, Any]:
-        """One signed call, over within `timeout` (or the client's total) or failed with ParticipantConnectionError."""
-        bound = self._total_timeout if timeout is None else min(timeout, self._total_timeout)
-        try:
-            async with asyncio.timeout(bound):
-                return await self._signed_call(method, path, body, operation, bound)
-        except TimeoutError:
-            raise ParticipantConnectionError(operation, 1, f"no answer within {bound:g} s") from None
+        """One logical call, retried as `retrying` does, over within `timeout` (or the client's total).
 
-    async def _signed_call(
-        self, method: str, path: str, body: dict[str, Any], operation: str, bound: float
-    ) -> dict[str, Any]:
+        The body, ClientToken included, is encoded once, so every attempt sends the same bytes; each
+        attempt is signed afresh, since a SigV4 signature carries its time.
+        """
+        bound = self._total_timeout if timeout is None else min(timeout, self._total_timeout)
         data = json.dumps(body).encode()
+
+        async def attempt(remaining: float | None) -> dict[str, Any]:
+            return await self._signed_call(method, path, data, operation, remaining if remaining is not None else bound)
+
+        return await retrying(self._retry_scope, operation, attempt, timeout=bound)
+
+    async def _signed_call(self, method: str, path: str, data: bytes, operation: str, remaining: float) -> dict[str, Any]:
         url = self.endpoint + path
         request = AWSRequest(method=method, url=url, data=data, headers={"Content-Type": "application/json"})
         # RefreshableCredentials may refresh here (STS, instance metadata): a blocking call, kept off the loop.
@@ -170,6 +191,7 @@ class ControlPlaneClient:
         SigV4Auth(frozen, "connect", self._region).add_auth(request)
         if self._session is None:
             self._session = client_session()
+        bound = min(remaining, self._attempt_timeout)
         timeout = aiohttp.ClientTimeout(total=bound, sock_connect=min(self._connect_timeout, bound))
         async with self._session.request(method, url, data=data, headers=dict(request.headers), timeout=timeout) as response:
             raw = await response.read()

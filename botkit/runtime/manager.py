@@ -64,18 +64,23 @@ class SessionManager:
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._joining: dict[str, asyncio.Future[Session | None]] = {}
 
-    async def join(self, contact_id: str, initial_contact_id: str | None = None) -> Session:
+    async def join(
+        self, contact_id: str, initial_contact_id: str | None = None, *, timeout: float | None = None
+    ) -> Session:
         """Join `contact_id` as a custom bot; a contact joined or handed in already keeps its one session.
 
         `initial_contact_id` (the contact flow event's `ContactData.InitialContactId`) keys the contact's
-        attributes; it is the contact's own id unless the chat was transferred.
+        attributes; it is the contact's own id unless the chat was transferred. `timeout` bounds
+        CreateParticipant, its retries included: the caller (a contact flow's Lambda) has a deadline of its own.
         """
         running = await self._settled(contact_id)
         if running is not None:
             return running
         self._check_capacity()
         async with self._claim(contact_id) as settle:
-            joined = await self._control.create_participant(self._instance_id, contact_id, self._display_name)
+            joined = await self._control.create_participant(
+                self._instance_id, contact_id, self._display_name, timeout=timeout
+            )
             session = self.adopt(
                 contact_id, joined.participant_token, joined.participant_id, initial_contact_id=initial_contact_id
             )

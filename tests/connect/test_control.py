@@ -1,11 +1,13 @@
-"""The control-plane client against real local HTTP servers: bounded waits, and credentials frozen off the loop."""
+"""The control-plane client against real local HTTP servers: retries, bounded waits, and credentials frozen off the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,8 @@ from aiohttp import web
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 
 from botkit.connect.control import ControlPlaneClient
-from botkit.connect.errors import ParticipantConnectionError
+from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
+from botkit.connect.retry import RetryPolicy
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -145,3 +148,165 @@ async def test_refreshed_credentials_sign_the_call_and_the_refresh_runs_off_the_
     for headers in recorder.headers:
         assert "Credential=AKIDREFRESHED1/" in headers["Authorization"]
         assert headers["X-Amz-Security-Token"] == "refreshed-session-token-1"
+
+
+# Retries: the same ClientToken and bytes, fresh signatures, inside the deadline -----------------
+
+FAST = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.02)
+JOINED = {"ParticipantId": "p-1", "ParticipantCredentials": {"ParticipantToken": "t-1"}}
+
+
+class Scripted:
+    """Answers CreateParticipant from a script, one entry per request (the last one repeats); records each request."""
+
+    def __init__(self, *script: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
+        self.script = list(script)
+        self.bodies: list[bytes] = []
+        self.signatures: list[str] = []
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        self.bodies.append(await request.read())
+        self.signatures.append(request.headers["Authorization"])
+        step = self.script[min(len(self.bodies), len(self.script)) - 1]
+        return await step(request)
+
+    def client_tokens(self) -> list[str]:
+        return [json.loads(body)["ClientToken"] for body in self.bodies]
+
+
+def status(code: int, error_type: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"message": "scripted"}, status=code, headers={"x-amzn-ErrorType": error_type})
+
+    return answer
+
+
+async def joined(request: web.Request) -> web.StreamResponse:
+    return web.json_response(JOINED)
+
+
+async def hang_up(request: web.Request) -> web.StreamResponse:
+    """The request is taken and the connection dropped with no answer: a lost response."""
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()
+
+
+class Slow:
+    """Answers nothing until the test is over."""
+
+    def __init__(self) -> None:
+        self.over = asyncio.Event()
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        await self.over.wait()
+        return web.json_response(JOINED)
+
+
+class Heard:
+    """A CallObserver that writes down what it hears."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[str, str, str]] = []
+        self.calls: list[tuple[str, str, str, int]] = []
+
+    def attempted(self, service: str, operation: str, outcome: str, seconds: float) -> None:
+        self.attempts.append((service, operation, outcome))
+
+    def completed(self, service: str, operation: str, outcome: str, seconds: float, attempts: int) -> None:
+        self.calls.append((service, operation, outcome, attempts))
+
+
+@asynccontextmanager
+async def scripted_client(
+    scripted: Scripted, **options: Any
+) -> AsyncIterator[ControlPlaneClient]:
+    runner, url = await serve(scripted.answer)
+    client = ControlPlaneClient(url, "us-east-1", Credentials("AKIDSTATIC", "static-secret"), **options)
+    try:
+        yield client
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
+async def test_a_500_is_retried_with_the_same_client_token_and_bytes_signed_afresh() -> None:
+    scripted = Scripted(status(500, "InternalServiceException"), joined)
+    heard = Heard()
+    async with scripted_client(scripted, retry=FAST, observer=heard) as client:
+        joined_participant = await client.create_participant("instance", "contact", "Bot")
+    assert joined_participant.participant_id == "p-1"
+    assert len(scripted.bodies) == 2 and scripted.bodies[0] == scripted.bodies[1]
+    first, second = scripted.client_tokens()
+    assert first == second and first
+    assert all("Credential=AKIDSTATIC/" in signature for signature in scripted.signatures)
+    assert heard.attempts == [
+        ("connect", "CreateParticipant", "server_error"),
+        ("connect", "CreateParticipant", "ok"),
+    ]
+    assert heard.calls == [("connect", "CreateParticipant", "ok", 2)]
+
+
+@pytest.mark.parametrize(
+    ("code", "error_type"),
+    [(429, "ThrottlingException"), (429, "TooManyRequestsException"), (400, "ThrottlingException"), (503, "")],
+)
+async def test_throttling_and_server_errors_are_retried(code: int, error_type: str) -> None:
+    scripted = Scripted(status(code, error_type), joined)
+    async with scripted_client(scripted, retry=FAST) as client:
+        await client.create_participant("instance", "contact", "Bot")
+    assert len(scripted.bodies) == 2 and len(set(scripted.client_tokens())) == 1
+
+
+async def test_a_lost_response_is_retried_with_the_same_client_token() -> None:
+    scripted = Scripted(hang_up, joined)
+    async with scripted_client(scripted, retry=FAST) as client:
+        joined_participant = await client.create_participant("instance", "contact", "Bot")
+    assert joined_participant.participant_id == "p-1"
+    assert len(scripted.bodies) == 2 and len(set(scripted.client_tokens())) == 1
+
+
+async def test_a_400_is_not_retried() -> None:
+    scripted = Scripted(status(400, "InvalidRequestException"), joined)
+    heard = Heard()
+    async with scripted_client(scripted, retry=FAST, observer=heard) as client:
+        with pytest.raises(ParticipantServiceError) as raised:
+            await client.create_participant("instance", "contact", "Bot")
+    assert (raised.value.status, raised.value.code) == (400, "InvalidRequestException")
+    assert len(scripted.bodies) == 1
+    assert heard.calls == [("connect", "CreateParticipant", "client_error", 1)]
+
+
+async def test_retries_stop_at_the_policys_attempts_with_the_last_error() -> None:
+    scripted = Scripted(status(500, "InternalServiceException"))
+    async with scripted_client(scripted, retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)) as client:
+        with pytest.raises(ParticipantServiceError) as raised:
+            await client.stop_contact("instance", "contact")
+    assert raised.value.status == 500
+    assert len(scripted.bodies) == 3
+
+
+async def test_a_server_slower_than_the_deadline_is_tried_again_and_given_up_on_within_it() -> None:
+    slow = Slow()
+    scripted = Scripted(slow)
+    async with scripted_client(scripted, retry=FAST, attempt_timeout=0.2) as client:
+        started = time.monotonic()
+        try:
+            with pytest.raises(ParticipantConnectionError, match=r"no answer within 0\.7 s"):
+                await asyncio.wait_for(client.create_participant("instance", "contact", "Bot", timeout=0.7), 5)
+            elapsed = time.monotonic() - started
+        finally:
+            slow.over.set()  # before the server's cleanup, which waits for its handlers
+    assert elapsed < 0.7 + 0.15
+    assert len(scripted.bodies) >= 2, "an attempt that timed out was not tried again"
+    assert len(set(scripted.client_tokens())) == 1
+
+
+async def test_no_pause_starts_that_would_end_past_the_deadline() -> None:
+    scripted = Scripted(status(500, "InternalServiceException"))
+    patient = RetryPolicy(max_attempts=5, base_delay=30.0, max_delay=30.0)  # every pause ~ U(0, 30 s)
+    async with scripted_client(scripted, retry=patient) as client:
+        started = time.monotonic()
+        with pytest.raises(ParticipantServiceError):
+            await asyncio.wait_for(client.create_participant("instance", "contact", "Bot", timeout=0.5), 5)
+    assert time.monotonic() - started < 0.5 + 0.15
