@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -129,6 +130,14 @@ async def _run_serve(args: argparse.Namespace) -> None:
         raise SystemExit(f"botkit: {error}") from None
 
 
+def _without_userinfo(url: str) -> str:
+    """A URL as `check` prints it: credentials written into it (user:password@) are not shown."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+
+
 async def _run_check(args: argparse.Namespace) -> None:
     config = _load_bot_config(args.config)
     manager = new_plugin_manager()
@@ -137,7 +146,8 @@ async def _run_check(args: argparse.Namespace) -> None:
     except PluginLoadError as error:
         raise SystemExit(f"botkit: {error}") from None
     print(f"{args.config}: ok")
-    print(f"endpoint: {config.connect.endpoint}")
+    print(f"endpoint: {_without_userinfo(config.connect.endpoint)}")
+    print(f"intake: {'signed (intake.secret is set)' if config.intake.secret else 'unsigned'}")
     print("plugins:" + ("" if names else " none"))
     for name in names:
         print(f"  {name}")

@@ -253,8 +253,10 @@ class IntakeConfig:
         None,
         _Rule(
             "a non-empty string (use ${BOTKIT_INTAKE_SECRET}), or null",
-            lambda value: value is None or (isinstance(value, str) and bool(value)),
-            lambda value: None if value is None else Secret(value),
+            # A secret YAML reads as a number is taken as its text, so no error ever has to echo it.
+            lambda value: value is None or (isinstance(value, str | int | float) and not isinstance(value, bool)
+                                            and str(value) != ""),
+            lambda value: None if value is None else Secret(str(value)),
         ),
     )
     max_body_bytes: int = _setting(65536, _integer(1024))

@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from botkit import hookimpl
 from botkit.cli import _set_young_collection_threshold
 from tests.runtime.harness import Customer, running_bot
@@ -78,6 +80,21 @@ async def test_check_lists_the_plugins_and_hooks_of_the_root_bot_yaml(tmp_path: 
     assert hooks["on_session_start"] == "faq"
     assert hooks["on_typing"] == "-"
     assert len(hooks) == 12
+
+
+@pytest.mark.parametrize("secret", ["s3cret-intake-value", "918273645"])
+async def test_check_never_prints_a_secrets_value(tmp_path: Path, secret: str) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        "connect: {endpoint: 'https://bot-user:url-password@participant.connect.us-east-1.amazonaws.com',"
+        " region: us-east-1, instance_id: i-1}\n"
+        f"intake: {{secret: {secret}}}\n"
+    )
+    code, out, err = await run("check", str(config))
+    assert code == 0, err
+    assert "intake: signed" in out and "participant.connect.us-east-1.amazonaws.com" in out
+    for value in (secret, "url-password", "bot-user"):
+        assert value not in out + err
 
 
 async def test_check_on_an_invalid_bot_yaml_fails_pointing_at_key_and_line(tmp_path: Path) -> None:
