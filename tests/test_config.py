@@ -510,5 +510,11 @@ def test_the_intake_secret_comes_from_the_environment_and_never_prints() -> None
 
 
 def test_intake_and_runtime_mistakes_name_key_and_line() -> None:
-    error = problem("intake:\n  secret: 5\nruntime:\n  on_shutdown: linger\n")
+    error = problem("intake:\n  secret: [a, b]\nruntime:\n  on_shutdown: linger\n")
     assert [(e.line, e.key) for e in error.errors] == [(2, "intake.secret"), (4, "runtime.on_shutdown")]
+
+
+def test_a_secret_yaml_reads_as_a_number_is_taken_as_its_text() -> None:
+    """An error would have to echo it; a numeric secret is as good as any other once it is text."""
+    config = parse("intake:\n  secret: 918273645\n")
+    assert config.intake.secret is not None and config.intake.secret.reveal() == "918273645"
