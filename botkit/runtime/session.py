@@ -241,11 +241,11 @@ class Session:
                         self.contact_id, SHUTDOWN_END_SECONDS)
         try:
             async with asyncio.timeout(SHUTDOWN_LEAVE_SECONDS):
-                await self._leave()
+                await self._leave_at_shutdown()
         except (TimeoutError, ParticipantServiceError, ParticipantConnectionError, aiohttp.ClientError) as error:
             log.warning("contact %s: could not leave the chat at shutdown: %s", self.contact_id, type(error).__name__)
 
-    async def _leave(self) -> None:
+    async def _leave_at_shutdown(self) -> None:
         """DisconnectParticipant, so the contact flow takes its "bot participant disconnected" branch."""
         if self._connection_token is None:
             log.warning("contact %s: shut down before it connected; it cannot leave the chat", self.contact_id)
