@@ -5,6 +5,7 @@ Datasette's approach: the hook list is read from hookspecs itself, so a new hook
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from pathlib import Path
@@ -71,3 +72,30 @@ def _implemented_in_tests() -> set[str]:
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_is_exercised_by_a_test(hook: str) -> None:
     assert hook in _implemented_in_tests(), f"no test in tests/ implements `def {hook}(`"
+
+
+HOOKS_DOC = ROOT / "docs" / "hooks.md"
+
+
+def hook_doc_sections() -> dict[str, str]:
+    """Hook → the text of its `## hook` section in docs/hooks.md."""
+    text = HOOKS_DOC.read_text(encoding="utf-8")
+    return {m.group(1): m.group(2) for m in re.finditer(r"^## (\w+)\n(.*?)(?=^## |\Z)", text, re.M | re.S)}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_doc_section_with_its_arguments_and_an_example(hook: str) -> None:
+    sections = hook_doc_sections()
+    assert hook in sections, f"add a '## {hook}' section to docs/hooks.md"
+    arguments = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+    listed = re.search(r"^Arguments: (.*)\.$", sections[hook], re.M)
+    assert listed, f"docs/hooks.md '## {hook}' needs an 'Arguments: ...' line"
+    assert re.findall(r"`(\w+)`", listed.group(1)) == arguments, f"docs/hooks.md lists other arguments for {hook}"
+    examples = re.findall(r"```python\n(.*?)```", sections[hook], re.S)
+    assert examples, f"docs/hooks.md '## {hook}' needs a python example"
+    tree = ast.parse(examples[0])
+    assert any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == hook for node in ast.walk(tree))
+
+
+def test_the_hook_docs_describe_no_hook_that_does_not_exist() -> None:
+    assert set(hook_doc_sections()) == set(HOOKS)
