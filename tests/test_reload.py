@@ -38,31 +38,30 @@ def counter_plugin(version: str) -> str:
         @hookimpl
         async def on_message(session, message):
             session.state["count"] = session.state.get("count", 0) + 1
-            greeting = session.plugin_config("counter").get("greeting", "")
+            greeting = session.plugin_config("counter").get("greeting", "-")
             await session.send_message(f"{{VERSION}} #{{session.state['count']}} {{greeting}}")
         """
     )
 
 
-def bot_yaml(greeting: str = "hi", port: int = 0, level: str = "INFO") -> str:
+def bot_yaml(greeting: str | None = "hi", port: int = 0) -> str:
+    settings = f"plugin_config:\n  counter: {{greeting: {greeting}}}\n" if greeting is not None else ""
     return textwrap.dedent(
         f"""\
         connect: {{endpoint: embedded}}
         emulator: {{port: 0}}
         server: {{port: {port}}}
         plugins: [plugins/counter.py]
-        plugin_config:
-          counter: {{greeting: {greeting}}}
-        logging: {{level: {level}}}
+        logging: {{level: INFO}}
         """
-    )
+    ) + settings
 
 
-def make_project(root: Path) -> Path:
+def make_project(root: Path, greeting: str | None = "hi") -> Path:
     (root / "plugins").mkdir()
     (root / "plugins" / "counter.py").write_text(counter_plugin("old"), encoding="utf-8")
     config = root / "bot.yaml"
-    config.write_text(bot_yaml(), encoding="utf-8")
+    config.write_text(bot_yaml(greeting), encoding="utf-8")
     return config
 
 
@@ -162,6 +161,18 @@ async def test_a_plugin_config_change_is_applied_and_a_port_change_needs_a_resta
         assert logged(caplog, r"^restart needed for: server\.port$")()
         assert bot.config.server.port == 0  # reported, not applied
         assert bot.server_url is not None and not bot.server_url.endswith(":18099")
+
+
+async def test_plugin_config_added_to_a_bot_yaml_that_had_none_reaches_the_live_session(tmp_path: Path) -> None:
+    config = make_project(tmp_path, greeting=None)
+    async with reloading_bot(config) as (bot, customer):
+        await customer.send("one")
+        await answered(customer, "old #1 -")
+        running = bot.plugin_manager
+        config.write_text(bot_yaml(greeting="hey"), encoding="utf-8")
+        await eventually(lambda: bot.plugin_manager is not running, "bot.yaml's change was reloaded")
+        await customer.send("two")
+        await answered(customer, "old #2 hey")
 
 
 async def test_a_bot_yaml_error_on_reload_keeps_everything_running(
