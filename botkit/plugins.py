@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import importlib
@@ -204,8 +205,10 @@ def reload_plugins(specs: Iterable[str], base_dir: Path) -> tuple[pluggy.PluginM
     specs = list(specs)
     packages = tuple(_reloadable_packages(specs, base_dir))
     saved = {name: module for name, module in sys.modules.items() if _within(name, packages)}
-    for name in saved:
+    for name, module in saved.items():
         del sys.modules[name]
+        _forget_bytecode(module)
+    importlib.invalidate_caches()  # a file added since the last import is found
     manager = new_plugin_manager()
     try:
         names = load_plugins(manager, specs, base_dir)
@@ -215,6 +218,15 @@ def reload_plugins(specs: Iterable[str], base_dir: Path) -> tuple[pluggy.PluginM
         sys.modules.update(saved)
         raise
     return manager, names
+
+
+def _forget_bytecode(module: ModuleType) -> None:
+    """A cached .pyc is trusted when its source has the same size and the same mtime in whole seconds, so an
+    edit saved within a second of the last import, keeping the size, would bring the old code back."""
+    cached = getattr(module, "__cached__", None)
+    if cached:
+        with contextlib.suppress(OSError):
+            Path(cached).unlink(missing_ok=True)
 
 
 def plugin_sources(specs: Iterable[str], base_dir: Path) -> set[Path]:
