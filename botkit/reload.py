@@ -88,7 +88,10 @@ class Reloader:
                 continue
             while (settled := await self._after_a_poll()) != current:  # still being written: wait for quiet
                 current = settled
-            self.reload()
+            try:
+                self.reload()
+            except Exception:  # whatever went wrong, the watch goes on: the next save may fix it
+                log.exception("reload failed; the running plugins and settings stay")
             # Files the reload brought in start as they are now; the others as they were before it, so an edit
             # saved while it ran is still seen.
             seen = {path: current.get(path, status) for path, status in self._signature().items()}
