@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import ssl
@@ -26,8 +27,9 @@ from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.faults import FaultSpec, load_fault_file
 from botkit.monitor import ConnectMonitor, Webhook, WebhookRefused
 from botkit.oslimits import raise_open_files_limit
-from botkit.plugins import load_plugins, new_plugin_manager
+from botkit.plugins import load_plugins, new_plugin_manager, reload_plugins
 from botkit.probes import Readiness, add_probe_routes
+from botkit.reload import LivePluginConfig
 from botkit.runtime import metrics
 from botkit.runtime.connection import ConnectionSettings
 from botkit.runtime.dispatch import Dispatcher, DispatchSettings
@@ -86,6 +88,7 @@ class BotProcess:
         self._clients: list[Any] = []
         self._dispatcher: Dispatcher | None = None
         self._webhook: Webhook | None = None
+        self._plugin_config = LivePluginConfig(config.plugin_config)
 
     @property
     def ready(self) -> bool:
@@ -133,7 +136,7 @@ class BotProcess:
                 connection=self.connection_settings,
                 dispatch_bot_messages=runtime.dispatch_bot_messages,
             ),
-            plugin_config=self.config.plugin_config,
+            plugin_config=self._plugin_config,
             max_sessions=runtime.max_sessions,
         )
         self.watchdog = LoopWatchdog(self.config.runtime.max_loop_lag_seconds)
@@ -141,6 +144,20 @@ class BotProcess:
         await self._watch_connect(control_client)
         self.watchdog.start()  # from here on, a blocked loop is a chat kept waiting
         self.readiness.accepting = True
+
+    def reload(self, config: BotConfig) -> list[str]:
+        """Live reload: freshly imported plugins and `config`'s plugin_config take over from the next event on.
+
+        Sessions keep their connections and state. If a plugin fails to import, PluginLoadError is raised and
+        the running plugins stay. Returns the plugin names, as `start` sets them.
+        """
+        manager, names = reload_plugins(config.plugins, config.base_dir)
+        if self._dispatcher is not None:
+            self._dispatcher.use(manager)
+        self._plugin_config.replace(config.plugin_config)
+        self.plugin_manager, self.plugin_names = manager, names
+        self.config = dataclasses.replace(self.config, plugins=config.plugins, plugin_config=config.plugin_config)
+        return names
 
     async def _endpoints(self) -> Endpoints:
         """On AWS (or with `credentials: aws`) everything comes from bot.yaml; an emulator is asked what it lacks."""

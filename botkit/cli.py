@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -26,6 +27,7 @@ from botkit.emulator.faults import FaultSpecError, load_fault_file
 from botkit.emulator.sigv4 import SigV4Key
 from botkit.logs import configure_logging
 from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
+from botkit.reload import Reloader
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,8 @@ async def _run_serve(args: argparse.Namespace) -> None:
             print(f"bot: {bot.server_url} (plugins: {', '.join(bot.plugin_names) or 'none'})", flush=True)
             _freeze_startup_objects()
             _set_young_collection_threshold(config.runtime.gc_threshold)
-            await _until_signalled()
+            async with Reloader(bot, args.config) if args.reload else contextlib.nullcontext():
+                await _until_signalled()
             log.info(
                 "new contacts refused; running handlers get %s s, then every session %s",
                 config.runtime.shutdown_grace_seconds,
@@ -216,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.set_defaults(run=_run_emulator)
     serve = commands.add_parser("serve", help="run a bot: every chat started on its Connect or emulator gets it")
     serve.add_argument("config", metavar="bot.yaml")
+    serve.add_argument(
+        "--reload", action="store_true", help="reload the plugins when their files or bot.yaml change, keeping live chats"
+    )
     serve.set_defaults(run=_run_serve)
     check = commands.add_parser("check", help="validate a bot.yaml and list its plugins and hooks")
     check.add_argument("config", metavar="bot.yaml")

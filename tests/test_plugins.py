@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -11,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from botkit.config import parse_config
-from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
+from botkit.plugins import (
+    PluginLoadError,
+    hooks_of,
+    load_plugins,
+    new_plugin_manager,
+    plugin_sources,
+    reload_plugins,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -369,3 +378,119 @@ def test_a_plugin_file_imports_its_helpers_beside_it_without_touching_sys_path(t
     assert names == ["greeter"]
     assert manager.get_plugin("greeter").HELLO == "hello from a helper"
     assert sys.path == path_before
+
+
+# Import errors: where in the plugin's code, and what ---------------------------------------------------------
+
+
+def test_a_syntax_error_names_the_file_and_line_as_the_user_would_type_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = "from botkit import hookimpl\n\n\ndef on_message(:\n"
+    write(tmp_path / "plugins" / "orders.py", source)
+    with pytest.raises(SyntaxError) as compiled:
+        compile(source, "orders.py", "exec")
+    with pytest.raises(PluginLoadError) as raised:
+        load(["plugins/orders.py"], tmp_path)
+    assert str(raised.value) == f"plugin plugins/orders.py:4: SyntaxError: {compiled.value.msg}"
+
+
+def test_an_error_raised_in_a_helper_beside_the_plugin_names_the_helper_s_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ACME_ORDERS_URL", raising=False)
+    write(tmp_path / "plugins" / "_settings.py", "import os\n\nURL = os.environ['ACME_ORDERS_URL']\n")
+    write(tmp_path / "plugins" / "orders.py", "from ._settings import URL\n")
+    with pytest.raises(PluginLoadError) as raised:
+        load(["plugins/orders.py"], tmp_path)
+    assert str(raised.value) == "plugin plugins/_settings.py:3: KeyError: 'ACME_ORDERS_URL'"
+
+
+def test_a_module_by_name_that_fails_to_import_names_its_file_and_line(importable: Path, tmp_path: Path) -> None:
+    write(importable / "acme_orders.py", "import os\n\nimport acme_dependency_that_is_not_installed\n")
+    with pytest.raises(PluginLoadError) as raised:
+        load(["acme_orders"], tmp_path)
+    assert str(raised.value) == (
+        f"plugin {(importable / 'acme_orders.py').resolve()}:3: "
+        "ModuleNotFoundError: No module named 'acme_dependency_that_is_not_installed'"
+    )
+
+
+def test_a_plugin_calling_sys_exit_at_import_is_a_load_error_not_an_exit(tmp_path: Path) -> None:
+    write(tmp_path / "quits.py", "import sys\n\nsys.exit(3)\n")
+    with pytest.raises(PluginLoadError) as raised:
+        load(["quits.py"], tmp_path)
+    assert str(raised.value).endswith("quits.py:3: SystemExit: 3")
+
+
+# Reloading: fresh code, or the old code untouched -------------------------------------------------------------
+
+
+def test_a_reload_runs_the_edited_file_even_when_its_bytecode_cache_looks_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit saved within the second of the last import, keeping the size: the .pyc's check cannot tell."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    plugin = write(tmp_path / "plugins" / "orders.py", "VERSION = 'v1'\n")
+    running, _ = load(["plugins/orders.py"], tmp_path)
+    assert Path(importlib.util.cache_from_source(str(plugin))).exists()  # there is a cache to be fooled by
+    status = plugin.stat()
+    plugin.write_text("VERSION = 'v2'\n", encoding="utf-8")
+    os.utime(plugin, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+    reloaded, names = reload_plugins(["plugins/orders.py"], tmp_path)
+    assert names == ["orders"]
+    assert reloaded.get_plugin("orders").VERSION == "v2"
+    assert running.get_plugin("orders").VERSION == "v1"  # the running manager keeps its own module
+
+
+def test_a_failed_reload_leaves_the_running_modules_as_they_were(tmp_path: Path) -> None:
+    write(tmp_path / "plugins" / "_phrases.py", "HELLO = 'hello'\n")
+    plugin = write(tmp_path / "plugins" / "greeter.py", "from ._phrases import HELLO\n")
+    running, _ = load(["plugins/greeter.py"], tmp_path)
+    module = running.get_plugin("greeter")
+    helper = module.__name__.rpartition(".")[0] + "._phrases"
+    before = {name: sys.modules[name] for name in (module.__name__, helper)}
+
+    write(plugin, "from ._phrases import HELLO\nraise RuntimeError('half-way through an edit')\n")
+    with pytest.raises(PluginLoadError, match="greeter.py:2: RuntimeError: half-way through an edit"):
+        reload_plugins(["plugins/greeter.py"], tmp_path)
+    assert all(sys.modules[name] is value for name, value in before.items())
+
+    write(plugin, "from ._phrases import HELLO\nEDITED = True\n")
+    reloaded, _ = reload_plugins(["plugins/greeter.py"], tmp_path)
+    assert reloaded.get_plugin("greeter").EDITED and reloaded.get_plugin("greeter") is not module
+
+
+def test_a_reload_takes_in_a_file_added_to_a_plugin_directory(tmp_path: Path) -> None:
+    write(tmp_path / "plugins.d" / "first.py", "")
+    load(["./plugins.d"], tmp_path)
+    write(tmp_path / "plugins.d" / "second.py", "")
+    _, names = reload_plugins(["./plugins.d"], tmp_path)
+    assert names == ["first", "second"]
+
+
+def test_the_watched_sources_are_the_plugins_files_their_helpers_and_their_directories(
+    importable: Path, tmp_path: Path
+) -> None:
+    folder = write(tmp_path / "plugins.d" / "a.py", "").parent
+    write(folder / "_unused.py", "")
+    single = write(tmp_path / "single" / "b.py", "from ._helper import X\n")
+    write(tmp_path / "single" / "_helper.py", "X = 1\n")
+    write(tmp_path / "single" / "notes.py", "")  # beside a plugin file, but never imported: not watched
+    named = write(importable / "acme_named.py", "")
+    specs = ["./plugins.d", "single/b.py", "acme_named", "yaml"]  # yaml: installed, so never watched nor reloaded
+    load(specs, tmp_path)
+    assert plugin_sources(specs, tmp_path) == {
+        (folder / "a.py").resolve(),
+        (folder / "_unused.py").resolve(),
+        single.resolve(),
+        (tmp_path / "single" / "_helper.py").resolve(),
+        named.resolve(),
+    }
+    import yaml
+
+    reload_plugins(specs, tmp_path)
+    assert sys.modules["yaml"] is yaml

@@ -5,16 +5,21 @@ so the dispatcher walks `hook.get_hookimpls()` itself: coroutine functions are
 awaited, plain functions run in a thread pool, every call is timed, and an
 exception or a timeout goes to the log and to `on_error` without touching the
 other implementations.
+
+Live reload swaps in a new plugin manager with `use`. An event is handled by one
+manager from start to end: the session pins it for the event (`pinned`), and a
+call outside a pin pins for itself, so its `on_error` goes to the same code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +30,10 @@ from prometheus_client import Counter, Histogram
 from botkit.runtime import metrics
 
 log = logging.getLogger(__name__)
+
+_pinned: contextvars.ContextVar[tuple[Dispatcher, pluggy.PluginManager] | None] = contextvars.ContextVar(
+    "botkit_pinned_plugin_manager", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +62,43 @@ class Dispatcher:
         self._meters: dict[str, _HookMeters] = {}
         self._first_alarm = min(self.settings.slow_handler_seconds, self.settings.handler_timeout)
 
+    def use(self, manager: pluggy.PluginManager) -> None:
+        """Send every event from now on to `manager`'s plugins; events being handled finish on the old ones.
+
+        One assignment, so no event sees half of each. The is-async cache is keyed by the function
+        objects themselves, so it cannot confuse old and new code; it is dropped only to let the old go.
+        """
+        self.manager = manager
+        self._is_async = {}
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[pluggy.PluginManager]:
+        """Every call inside (on this task, or a thread it starts) goes to the manager current on entry."""
+        if (pin := _pinned.get()) is not None and pin[0] is self:
+            yield pin[1]
+            return
+        manager = self.manager
+        token = _pinned.set((self, manager))
+        try:
+            yield manager
+        finally:
+            _pinned.reset(token)
+
     async def call(self, hook_name: str, session: Any, subject: Any = None, **kwargs: Any) -> None:
         """Call every implementation of `hook_name`, one after the other, in pluggy's order.
 
         `subject` is the event being handled, for `on_error`; `kwargs` are the hook's arguments.
         """
+        with self.pinned() as manager:
+            await self._call_all(manager, hook_name, session, subject, kwargs)
+
+    async def _call_all(
+        self, manager: pluggy.PluginManager, hook_name: str, session: Any, subject: Any, kwargs: Mapping[str, Any]
+    ) -> None:
         arguments = {"session": session, **kwargs}
         meters = self._meters.get(hook_name) or self._bind_meters(hook_name)
         meters.dispatched.inc()
-        for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
+        for impl in reversed(getattr(manager.hook, hook_name).get_hookimpls()):
             try:
                 await self._call_one(hook_name, impl, arguments, session, meters)
             except (Exception, SystemExit) as error:  # a plugin's sys.exit() must not stop every contact

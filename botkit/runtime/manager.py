@@ -58,7 +58,7 @@ class SessionManager:
         self._instance_id = instance_id
         self._display_name = display_name
         self._settings = settings or SessionSettings()
-        self._plugin_config = plugin_config or {}
+        self._plugin_config = {} if plugin_config is None else plugin_config  # may be a live view
         self._max_sessions = max_sessions
         self.sessions: dict[str, Session] = {}
         self._tasks: dict[str, asyncio.Task[str]] = {}

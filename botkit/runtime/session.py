@@ -117,7 +117,7 @@ class Session:
         self._client = client
         self._dispatcher = dispatcher
         self._settings = settings or SessionSettings()
-        self._plugin_config = plugin_config or {}
+        self._plugin_config = {} if plugin_config is None else plugin_config  # may be a live view
         self._control = control
         self._connection_token: Secret | None = None
         self._loop = asyncio.get_running_loop()
@@ -350,10 +350,11 @@ class Session:
             self._receipts.delivered(item.id)
         handling = _handling.set(_Handling(item.id))
         try:
-            if hook is not None and self._may_dispatch(item):
-                await self._dispatcher.call(hook, self, item, **{_argument_of(hook): item})
-            if not is_message and self._may_dispatch(item):
-                await self._dispatcher.call("on_event", self, item, event=item)
+            with self._dispatcher.pinned():  # a live reload mid-event: this event still ends on the code it began on
+                if hook is not None and self._may_dispatch(item):
+                    await self._dispatcher.call(hook, self, item, **{_argument_of(hook): item})
+                if not is_message and self._may_dispatch(item):
+                    await self._dispatcher.call("on_event", self, item, event=item)
         finally:
             _handling.reset(handling)
         if is_message:
