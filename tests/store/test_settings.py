@@ -80,3 +80,13 @@ def test_open_store_gives_the_store_each_form_names(tmp_path: Path) -> None:
     assert isinstance(redis_store, RedisStore) and (redis_store.lease_seconds, redis_store.prefix) == (4, "x:")
     with pytest.raises(ValueError, match="scheme"):
         open_store("postgres://127.0.0.1/db")
+
+
+def test_redis_is_a_core_dependency_so_a_plain_install_can_use_it() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    assert "redis" in {Requirement(text).name for text in project["dependencies"]}
+    assert "redis" not in project.get("optional-dependencies", {})
