@@ -11,7 +11,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -159,7 +159,7 @@ class SqliteStore(Store):
             raise Fenced(lease.contact_id, lease.fence)
         return _extended(lease, started)
 
-    async def renew_all(self, leases: list[Lease]) -> list[Lease | None]:  # type: ignore[override]
+    async def renew_all(self, leases: Sequence[Lease]) -> list[Lease | None]:
         started = time.monotonic()
 
         def renew_all(db: sqlite3.Connection) -> list[bool]:
@@ -292,6 +292,8 @@ class _transaction:
 
 def _first_sighting(db: sqlite3.Connection, key: str, ttl_seconds: float) -> bool:
     now = time.time()
+    if db.execute("SELECT random() % 1000 = 0").fetchone()[0]:  # now and then, drop the marks that ran out
+        db.execute("DELETE FROM seen WHERE expires <= ?", (now,))
     cursor = db.execute(
         "INSERT INTO seen (key, expires) VALUES (?, ?)"
         " ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE seen.expires <= ?",

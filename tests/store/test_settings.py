@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from botkit.config import ConfigError, StoreSettings, parse_config
 from botkit.store import MemoryStore, SqliteStore, open_store
@@ -83,10 +85,6 @@ def test_open_store_gives_the_store_each_form_names(tmp_path: Path) -> None:
 
 
 def test_redis_is_a_core_dependency_so_a_plain_install_can_use_it() -> None:
-    import tomllib
-
-    from packaging.requirements import Requirement
-
     project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
     assert "redis" in {Requirement(text).name for text in project["dependencies"]}
     assert "redis" not in project.get("optional-dependencies", {})
