@@ -8,6 +8,7 @@ share the file: each check-and-write is one IMMEDIATE transaction, which SQLite 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sqlite3
 import time
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS offers (
 CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires REAL NOT NULL);
 """
 
+_sightings = itertools.count(1)
 _POLL_SECONDS = 0.05
 """How often a waiting `claim_offers` looks again: other processes' offers raise no signal in this one."""
 
@@ -292,7 +294,7 @@ class _transaction:
 
 def _first_sighting(db: sqlite3.Connection, key: str, ttl_seconds: float) -> bool:
     now = time.time()
-    if db.execute("SELECT random() % 1000 = 0").fetchone()[0]:  # now and then, drop the marks that ran out
+    if next(_sightings) % 1000 == 0:  # now and then, drop the marks that ran out
         db.execute("DELETE FROM seen WHERE expires <= ?", (now,))
     cursor = db.execute(
         "INSERT INTO seen (key, expires) VALUES (?, ?)"
