@@ -104,6 +104,7 @@ class RedisStore(Store):
     ) -> None:
         self.lease_seconds = lease_seconds
         self.prefix = prefix
+        self._socket_timeout = max(5.0, lease_seconds)
         self._redis = Redis.from_url(
             url,
             decode_responses=True,
@@ -111,7 +112,7 @@ class RedisStore(Store):
             retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
             health_check_interval=max(1, int(lease_seconds)),
             socket_connect_timeout=2.0,
-            socket_timeout=max(5.0, lease_seconds),
+            socket_timeout=self._socket_timeout,
             socket_keepalive=True,
             client_name="botkit",
         )
@@ -267,7 +268,9 @@ class RedisStore(Store):
                 stream, _GROUP, worker_id, min_idle_time=_ms(self.lease_seconds), start_id="0-0", count=count
             )
             if len(entries) < count:
-                block = _ms(wait_seconds) if wait_seconds > 0 and not entries else None
+                # A block longer than the socket timeout would read as a dead connection.
+                wait = min(wait_seconds, self._socket_timeout - 1)
+                block = _ms(wait) if wait > 0 and not entries else None
                 answer = await self._redis.xreadgroup(
                     _GROUP, worker_id, {stream: ">"}, count=count - len(entries), block=block
                 )
