@@ -22,6 +22,7 @@ import yaml
 
 from botkit.connect.endpoints import is_aws_host
 from botkit.connect.secrets import Secret
+from botkit.store.settings import STORE_URL_FORMS, StoreSettings, url_problem, without_password
 
 __all__ = [
     "BotConfig",
@@ -34,6 +35,7 @@ __all__ = [
     "RetryConfig",
     "RuntimeConfig",
     "ServerConfig",
+    "StoreSettings",
     "TypingConfig",
     "load_config",
     "parse_config",
@@ -365,6 +367,46 @@ def _parse_plugin_config(validator: _Validator, node: yaml.Node, path: str) -> A
     return MappingProxyType(configs)
 
 
+def _store_url(validator: _Validator, node: yaml.Node, path: str) -> Any:
+    """A store URL; one that names no store is reported with the reason, and without a password written in it."""
+    url = validator.checked(node, path, _Rule(STORE_URL_FORMS, lambda value: isinstance(value, str)))
+    if url is not _INVALID and (problem := url_problem(url)) is not None:
+        validator.error(node, path, f"must be {STORE_URL_FORMS}, got {without_password(url)!r}: {problem}")
+        return _INVALID
+    return url
+
+
+_STORE_OPTIONS: dict[str, _Parse] = {
+    "url": _store_url,
+    "lease_seconds": lambda validator, node, path: validator.checked(node, path, _number(0, inclusive=False)),
+    "prefix": lambda validator, node, path: validator.checked(
+        node, path, _Rule("a non-empty string", lambda value: isinstance(value, str) and bool(value))
+    ),
+}
+
+
+def _parse_store(validator: _Validator, node: yaml.Node, path: str) -> Any:
+    """`store: <url>`, or the long form `store: {url: ..., lease_seconds: 10, prefix: "botkit:"}`."""
+    if _is_null(node):
+        return StoreSettings()
+    if not isinstance(node, yaml.MappingNode):
+        url = _store_url(validator, node, path)
+        return url if url is _INVALID else StoreSettings(url)
+    values: dict[str, Any] = {}
+    for key, (key_node, value_node) in validator.items(node, path).items():
+        key_path = _join(path, key)
+        if key in _STORE_OPTIONS:
+            if (value := _STORE_OPTIONS[key](validator, value_node, key_path)) is not _INVALID:
+                values[key] = value
+        elif close := difflib.get_close_matches(str(key), _STORE_OPTIONS, n=1):
+            validator.error(key_node, key_path, f"unknown key {key!r} (did you mean {close[0]!r}?)")
+        else:
+            validator.error(key_node, key_path, f"unknown key {key!r} (expected one of: {', '.join(_STORE_OPTIONS)})")
+    if "url" not in values and not any(error.key == f"{path}.url" for error in validator.errors):
+        validator.error(node, f"{path}.url", f"is required in the long form ({STORE_URL_FORMS})")
+    return StoreSettings(**values) if "url" in values else _INVALID
+
+
 @dataclass(frozen=True, slots=True)
 class BotConfig:
     """Everything bot.yaml says; `source` is the file it came from (None when parsed from a string)."""
@@ -381,6 +423,7 @@ class BotConfig:
     typing: TypingConfig = _section(TypingConfig)
     runtime: RuntimeConfig = _section(RuntimeConfig)
     logging: LoggingConfig = _section(LoggingConfig, extras=True)
+    store: StoreSettings = field(default_factory=StoreSettings, metadata={"parse": _parse_store})
     source: Path | None = None
 
     @property

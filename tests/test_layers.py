@@ -15,6 +15,9 @@ FORBIDDEN = {
     "emulator": ("botkit.runtime", "botkit.hookspecs", "botkit.plugins", "botkit.config", "botkit.server",
                  "botkit.bot", "botkit.cli", "botkit.chat", "botkit.connect.client", "botkit.connect.websocket",
                  "botkit.connect.control"),
+    "store": ("botkit.emulator", "botkit.runtime", "botkit.hookspecs", "botkit.plugins", "botkit.config",
+              "botkit.server", "botkit.bot", "botkit.cli", "botkit.chat", "botkit.connect.client",
+              "botkit.connect.websocket", "botkit.connect.control"),
     "runtime": ("botkit.emulator", "botkit.plugins", "botkit.config", "botkit.server", "botkit.bot", "botkit.cli",
                 "botkit.chat"),
 }
