@@ -184,15 +184,17 @@ class Participant:
         """Until `find` gives something, the bot fails, or `timeout` passes (then fail with the transcript)."""
         __tracebackhide__ = True
         self.bot.raise_errors()
+        found: T | None = None
         try:
             async with asyncio.timeout(timeout):
                 while (found := find()) is None:
                     self.bot.raise_errors()
                     await self.bot.pulse.wait()
         except TimeoutError:
-            self.bot.raise_errors()
-            self._fail(f"expected {wanted} within {timeout:g} s; it did not come")
+            pass  # failed below, outside this block, so the failure does not drag the timeout's chain along
         self.bot.raise_errors()
+        if found is None:
+            self._fail(f"expected {wanted} within {timeout:g} s; it did not come")
         return found
 
     def _fail(self, what: str) -> None:
