@@ -164,3 +164,25 @@ async def test_says_and_leaves(botkit_bot):
     result.stdout.fnmatch_lines(
         ["*BotError: a plugin raised inside the bot after the test's last call to the chat: contact *"]
     )
+
+
+def test_without_pytest_asyncio_the_fixture_says_what_to_install(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest still starts (the plugin loads in every project with botkit), and only the fixture's users fail."""
+    shadow = pytester.mkdir("shadow") / "pytest_asyncio"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('pytest-asyncio is not installed')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
+    pytester.makepyfile(
+        test_orders="""
+def test_uses_the_fixture(botkit_bot):
+    pass
+
+def test_does_not():
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*the botkit_bot fixture needs pytest-asyncio: pip install pytest-asyncio*"])
