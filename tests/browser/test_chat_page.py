@@ -109,10 +109,10 @@ async def test_a_customer_chats_with_the_bot_in_a_browser(page: Any) -> None:
         contact_id = await page.get_attribute("#widget", "data-contact-id")
         assert contact_id
 
-        await page.fill("#text", "hel")  # typing goes out as the customer types
-        await asyncio.wait_for(plugin.customer_typed.wait(), 5)
         await say(page, "hello")
         await expect(bot_bubble(page, "You said: hello")).to_be_visible()
+        await page.fill("#text", "men")  # typing goes out as the customer types (the bot listens by now)
+        await asyncio.wait_for(plugin.customer_typed.wait(), 5)
         await expect(page.locator(".row.own .receipt").first).to_have_text(re.compile("Delivered|Read"))
 
         await say(page, "menu")
@@ -174,7 +174,7 @@ async def test_an_agent_joins_a_running_chat_from_the_agent_page(page: Any) -> N
         customer = Customer(bot.emulator.base_url)
         await customer.start()
         try:
-            await customer.wait_for(lambda items: any(i.get("ParticipantRole") == "CUSTOM_BOT" for i in items))
+            await customer.wait_for_transcript(lambda items: any(i.get("ParticipantRole") == "CUSTOM_BOT" for i in items))
             await page.goto(bot.emulator.agent_url)
             await page.fill("#name", "Grace")
             contact = page.locator(f"li.contact[data-contact-id='{customer.contact_id}']")

@@ -458,6 +458,7 @@ export class ChatView {
     const text = this.dom.text.value.trim();
     if (!text || this.ended) return;
     this.dom.text.value = "";
+    this.lastTyping = 0;  // the message clears the others' indicator, so the next keystroke announces typing again
     try {
       await this.send("text/plain", text);
     } catch (error) {
