@@ -82,6 +82,7 @@ async def _run_emulator(args: argparse.Namespace) -> None:
     )
     async with Emulator(config, _load_faults(args.faults) if args.faults else None) as emulator:
         print(f"emulator: {emulator.base_url}", flush=True)
+        print(f"chat: {emulator.chat_url}\nagent: {emulator.agent_url}", flush=True)
         _freeze_startup_objects()
         await _until_signalled()
 
@@ -119,6 +120,7 @@ async def _run_serve(args: argparse.Namespace) -> None:
         async with BotProcess(config) as bot:
             if bot.emulator is not None:
                 print(f"emulator: {bot.emulator.base_url}", flush=True)
+                print(f"chat: {bot.emulator.chat_url}\nagent: {bot.emulator.agent_url}", flush=True)
             print(f"bot: {bot.server_url} (plugins: {', '.join(bot.plugin_names) or 'none'})", flush=True)
             _freeze_startup_objects()
             _set_young_collection_threshold(config.runtime.gc_threshold)

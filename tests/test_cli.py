@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from botkit import hookimpl
@@ -160,8 +161,14 @@ async def test_serve_prints_the_emulator_first_joins_chats_there_and_stops_on_si
         match = re.fullmatch(r"emulator: (http://127\.0\.0\.1:(\d+))", first)
         assert match, f"first line was {first!r}"
         assert int(match.group(2)) > 0
+        assert await read_line(process.stdout) == f"chat: {match.group(1)}/chat"
+        assert await read_line(process.stdout) == f"agent: {match.group(1)}/agent"
         second = await read_line(process.stdout)
         assert re.fullmatch(r"bot: http://127\.0\.0\.1:\d+ \(plugins: echo\)", second), second
+        async with aiohttp.ClientSession() as http:
+            for page in ("chat", "agent"):
+                async with http.get(f"{match.group(1)}/{page}") as answer:
+                    assert answer.status == 200 and "<main" in await answer.text(), page
 
         customer = Customer(match.group(1))
         await customer.start()

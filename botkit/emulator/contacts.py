@@ -37,6 +37,9 @@ ATTRIBUTES_MAX_BYTES = 32_768
 _ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 """Connect: "Attribute keys can include only alphanumeric, dash, and underscore characters"."""
 
+FLOW_DISPLAY_NAME = "SYSTEM_MESSAGE"
+"""The name Connect shows on messages from the contact flow."""
+
 IN_FLOW = "IN_FLOW"
 QUEUED = "QUEUED"
 CONNECTED_TO_AGENT = "CONNECTED_TO_AGENT"
@@ -96,6 +99,8 @@ class Contact:
     """Where the contact flow has it: IN_FLOW, QUEUED (its bot left), CONNECTED_TO_AGENT, ENDED."""
     queue: str | None = None
     queued_at: datetime | None = None
+    system_participant_id: str = field(default_factory=new_id)
+    """Who the contact flow's own messages come from, one id per contact as Connect gives its SYSTEM participant."""
 
     @property
     def ended(self) -> bool:
@@ -515,6 +520,25 @@ class ContactCenter:
             return await self._receipt(participant, content_type, content)
         extra = {"Content": content} if content is not None else {}
         item = contact.item(content_type, v.EVENT, participant, **extra)
+        await self.publish(contact, item)
+        return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
+
+    async def post_as_flow(self, contact: Contact, content_type: str, content: str) -> dict[str, Any]:
+        """A message the contact flow sends (a Send message block, a Lex bot's interactive template): role SYSTEM."""
+        if contact.ended:
+            raise ServiceError("InvalidRequestException", "Contact is not active", service=CONNECT)
+        if content_type not in contact.supported_content_types:
+            raise ServiceError(
+                "ValidationException", f"Content type {content_type} is not supported for this contact"
+            )
+        item = contact.item(
+            content_type,
+            v.MESSAGE,
+            Content=content,
+            ParticipantId=contact.system_participant_id,
+            DisplayName=FLOW_DISPLAY_NAME,
+            ParticipantRole=v.SYSTEM,
+        )
         await self.publish(contact, item)
         return {"Id": item["Id"], "AbsoluteTime": item["AbsoluteTime"]}
 

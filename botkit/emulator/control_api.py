@@ -14,6 +14,7 @@ from botkit.emulator.config import EmulatorConfig
 from botkit.emulator.contacts import ContactCenter
 from botkit.emulator.errors import ServiceError
 from botkit.emulator.faults import Faults, FaultSpec, FaultSpecError
+from botkit.emulator.flow_messages import FlowMessageError, check_flow_message
 from botkit.emulator.flows import ContactFlow
 from botkit.emulator.hub import Hub
 from botkit.emulator.participant_api import public_base
@@ -38,6 +39,7 @@ class ControlApi:
             web.get("/emulator/contacts", self.list_contacts),
             web.get("/emulator/contacts/{ContactId}", self.describe_contact),
             web.post("/emulator/contacts/{ContactId}/participants", self.join),
+            web.post("/emulator/contacts/{ContactId}/flow-messages", self.post_flow_message),
             web.get("/emulator/faults", self.get_faults),
             web.put("/emulator/faults", self.put_faults),
             web.post("/emulator/faults/drop-websockets", self.drop_websockets),
@@ -81,6 +83,16 @@ class ControlApi:
         return web.json_response(
             {"ParticipantId": participant.participant_id, "ParticipantToken": participant.participant_token}
         )
+
+    async def post_flow_message(self, request: web.Request) -> web.Response:
+        """`{"ContentType", "Content"}`: a message from the contact flow (role SYSTEM), interactive templates included."""
+        contact = self._center.contact(request.match_info["ContactId"])
+        body = await _json_object(request)
+        try:
+            check_flow_message(body.get("ContentType"), body.get("Content"))
+        except FlowMessageError as error:
+            raise _bad_request(str(error)) from None
+        return web.json_response(await self._center.post_as_flow(contact, body["ContentType"], body["Content"]))
 
     async def get_faults(self, request: web.Request) -> web.Response:
         return web.json_response(self._faults.spec.as_dict())

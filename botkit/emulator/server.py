@@ -16,6 +16,7 @@ from botkit.emulator.errors import ServiceError
 from botkit.emulator.faults import Faults, FaultSpec
 from botkit.emulator.flows import ContactFlow
 from botkit.emulator.hub import Hub
+from botkit.emulator.pages import Pages
 from botkit.emulator.participant_api import WEBSOCKET_PATH, ParticipantApi
 from botkit.emulator.streaming import Streaming
 from botkit.emulator.wireformat import new_id
@@ -99,6 +100,7 @@ class Emulator:
         self.app.router.add_routes(ConnectApi(self.center, self.config, self.faults, self.streaming).routes())
         self.app.router.add_routes(ControlApi(self.center, self.config, self.faults, self.hub, self.flow).routes())
         self.app.router.add_routes(attachments.routes())
+        self.app.router.add_routes(Pages(self.config).routes())
         self.app.router.add_get(WEBSOCKET_PATH, self.hub.handle)
         self._runner: web.AppRunner | None = None
         self.port = self.config.port
@@ -107,6 +109,14 @@ class Emulator:
     def base_url(self) -> str:
         host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "localhost") else self.config.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def chat_url(self) -> str:
+        return f"{self.base_url}/chat"
+
+    @property
+    def agent_url(self) -> str:
+        return f"{self.base_url}/agent"
 
     async def start(self) -> None:
         raise_open_files_limit()
