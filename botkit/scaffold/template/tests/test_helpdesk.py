@@ -9,13 +9,21 @@ PLUGINS = ["plugins/helpdesk.py"]
 SETTINGS = {"helpdesk": {"greeting": "Hi, I'm the test bot.", "orders": {"123": "shipped yesterday"}}}
 
 
-async def test_the_bot_greets_with_the_menu(botkit_bot):
-    bot = await botkit_bot(plugins=PLUGINS, plugin_config=SETTINGS)
+async def test_the_bot_of_bot_yaml_greets_with_the_menu_and_answers_from_it(botkit_bot):
+    bot = await botkit_bot(config="bot.yaml")  # the real bot.yaml; the test kit picks free ports
     chat = await bot.start_chat(display_name="Ada")
-    greeting = await chat.expect_message(contains="Hi, I'm the test bot.")
+    greeting = await chat.expect_message(contains="I can help with:")
     assert "1. Opening hours" in greeting.content
+    await chat.say("1")
+    await chat.expect_message(contains="9:00 to 17:00")
     await chat.leave()
     await chat.expect_ended()
+
+
+async def test_the_greeting_comes_from_plugin_config(botkit_bot):
+    bot = await botkit_bot(plugins=PLUGINS, plugin_config=SETTINGS)
+    chat = await bot.start_chat(display_name="Ada")
+    await chat.expect_message(contains="Hi, I'm the test bot.")
 
 
 async def test_an_order_number_gets_its_status(botkit_bot):
