@@ -115,7 +115,11 @@ def _load_bot_config(path: str) -> BotConfig:
 
 async def _run_serve(args: argparse.Namespace) -> None:
     config = args.loaded_config
-    configure_logging(config.logging.level if args.log_level is None else args.log_level, config.logging.format)
+    configure_logging(
+        config.logging.level if args.log_level is None else args.log_level,
+        config.logging.format,
+        debug_libraries=config.logging.debug_libraries,
+    )
     try:
         async with BotProcess(config) as bot:
             if bot.emulator is not None:
