@@ -82,8 +82,9 @@ async def run_chat(
                 prompt = read_prompt(item.content or "")
                 if prompt is not None and prompt.choices:
                     who = item.display_name or item.participant_role or "system"
-                    lines = [f"{who}: {prompt.lines[0] if prompt.lines else ''}", *prompt.lines[1:]]
-                    print(*lines, "(type a number to choose)", sep="\n", file=out, flush=True)
+                    titled = not prompt.lines[0].startswith(" ")  # a template may come without a title
+                    head, rest = (prompt.lines[0], prompt.lines[1:]) if titled else ("", prompt.lines)
+                    print(f"{who}: {head}".rstrip(), *rest, "(type a number to choose)", sep="\n", file=out, flush=True)
                     choices[:] = prompt.choices
                     return
             line = describe(item, chat.participant_id)
