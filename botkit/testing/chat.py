@@ -66,6 +66,7 @@ class Participant:
         self._token = details.connection_token
         self._socket = await ChatSocket.open(details.websocket_url, subscribe_timeout=DEFAULT_TIMEOUT)
         self._reader = asyncio.create_task(self._socket.run(self._receive), name=f"botkit-testing-{self.role}")
+        self._reader.add_done_callback(lambda _: self.bot.pulse.fire())
         await self._catch_up()
 
     async def _catch_up(self) -> None:
@@ -76,7 +77,8 @@ class Participant:
         the history, but expects only what comes after its own participant.joined.
         """
         assert self._token is not None
-        earlier = [item async for item in self.bot.participant_client.iter_transcript(self._token, sort_order=v.ASCENDING)]
+        client = self.bot.participant_client
+        earlier = [item async for item in client.iter_transcript(self._token, sort_order=v.ASCENDING)]
         known = {item.id for item in earlier}
         self._items = earlier + [item for item in self._items if item.id not in known]
         self._ids |= known
@@ -153,7 +155,7 @@ class Participant:
         def ended() -> Item | None:
             return next((item for item in self._items if item.content_type == v.EVENT_CHAT_ENDED), None)
 
-        event = await self._wait(ended, "the chat to end", timeout)
+        event = await self._wait(ended, "the chat to end", timeout, on_this_socket=True)
         await self._wait(lambda: self.bot.session_over(self.contact_id), "the bot's session to end", timeout)
         self.bot.raise_errors()
         return event
@@ -176,24 +178,36 @@ class Participant:
                         return index
             return None
 
-        index = await self._wait(first, wanted, timeout)
+        index = await self._wait(first, wanted, timeout, on_this_socket=True)
         self._cursors[kind] = index + 1
         return self._items[index]
 
-    async def _wait(self, find: Callable[[], T | None], wanted: str, timeout: float) -> T:
-        """Until `find` gives something, the bot fails, or `timeout` passes (then fail with the transcript)."""
+    async def _wait(
+        self, find: Callable[[], T | None], wanted: str, timeout: float, *, on_this_socket: bool = False
+    ) -> T:
+        """Until `find` gives something, the bot fails, or `timeout` passes (then fail with the transcript).
+
+        What can only come on this participant's socket fails at once when the socket has closed.
+        """
         __tracebackhide__ = True
         self.bot.raise_errors()
+        found: T | None = None
+        closed = False
         try:
             async with asyncio.timeout(timeout):
-                while (found := find()) is None:
+                while (found := find()) is None and not (closed := on_this_socket and self._socket_closed()):
                     self.bot.raise_errors()
                     await self.bot.pulse.wait()
         except TimeoutError:
-            self.bot.raise_errors()
-            self._fail(f"expected {wanted} within {timeout:g} s; it did not come")
+            pass  # failed below, outside this block, so the failure does not drag the timeout's chain along
         self.bot.raise_errors()
+        if found is None:
+            why = "its connection closed before it came" if closed else "it did not come"
+            self._fail(f"expected {wanted} within {timeout:g} s; {why}")
         return found
+
+    def _socket_closed(self) -> bool:
+        return self._reader is not None and self._reader.done()
 
     def _fail(self, what: str) -> None:
         __tracebackhide__ = True

@@ -180,7 +180,8 @@ class BotKit:
             specs = [os.fspath(p) if isinstance(p, str | os.PathLike) else p for p in plugins]
             objects = [p for p in specs if not isinstance(p, str)]
             settings = {**settings, "plugins": [p for p in specs if isinstance(p, str)]}
-        bot = RunningBot(build_config(settings, config=config, rootdir=self.rootdir), objects, allow_errors=allow_errors)
+        checked = build_config(settings, config=config, rootdir=self.rootdir)
+        bot = RunningBot(checked, objects, allow_errors=allow_errors)
         try:
             await bot.start()
         except BaseException:

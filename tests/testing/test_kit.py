@@ -34,6 +34,18 @@ async def test_a_whole_conversation(botkit_bot) -> None:
     assert bot.process.manager is not None and chat.contact_id not in bot.process.manager.sessions
 
 
+async def test_after_the_chat_ended_an_expectation_fails_at_once(botkit_bot) -> None:
+    bot = await botkit_bot(plugins=[ORDERS])
+    chat = await bot.start_chat(display_name="Ada")
+    await chat.expect_message(text="Hello")
+    await chat.leave()
+    await chat.expect_ended()
+    started = time.monotonic()
+    with pytest.raises(ExpectationFailed, match="within 30 s; its connection closed before it came"):
+        await chat.expect_message(timeout=30)
+    assert time.monotonic() - started < 5
+
+
 async def test_exact_text_and_patterns(botkit_bot) -> None:
     bot = await botkit_bot(plugins=[ORDERS])
     chat = await bot.start_chat(display_name="Ada", initial_message="order status 7")
