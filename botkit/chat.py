@@ -1,7 +1,9 @@
 """`botkit chat`: a terminal customer for a chat on the emulator.
 
 It starts a chat, sends each line typed, and shows the other participants'
-messages, typing and events as they come.
+messages, typing and events as they come. An interactive message (a ListPicker,
+a QuickReply, ...) shows as numbered choices; typing a number answers it with an
+interactive response, as a click in a chat widget would.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from botkit.connect.control import ControlPlaneClient
 from botkit.connect.models import Item
 from botkit.connect.secrets import Secret
 from botkit.connect.websocket import ChatSocket
+from botkit.interactive import Choice, read_prompt
 
-SUPPORTED = [v.TEXT_PLAIN, v.TEXT_MARKDOWN, v.INTERACTIVE_RESPONSE]
+SUPPORTED = [v.TEXT_PLAIN, v.TEXT_MARKDOWN, v.INTERACTIVE, v.INTERACTIVE_RESPONSE]
 LEAVE_TIMEOUT = 5.0
 
 
@@ -70,13 +73,23 @@ async def run_chat(
         token = details.connection_token
         socket = await ChatSocket.open(details.websocket_url)
         ended = asyncio.Event()
+        choices: list[Choice] = []  # the latest interactive prompt's, until one is picked
 
         def show(item: Item) -> None:
+            if item.content_type == v.EVENT_CHAT_ENDED:
+                ended.set()
+            if item.content_type == v.INTERACTIVE and item.participant_id != chat.participant_id:
+                prompt = read_prompt(item.content or "")
+                if prompt is not None and prompt.choices:
+                    who = item.display_name or item.participant_role or "system"
+                    titled = not prompt.lines[0].startswith(" ")  # a template may come without a title
+                    head, rest = (prompt.lines[0], prompt.lines[1:]) if titled else ("", prompt.lines)
+                    print(f"{who}: {head}".rstrip(), *rest, "(type a number to choose)", sep="\n", file=out, flush=True)
+                    choices[:] = prompt.choices
+                    return
             line = describe(item, chat.participant_id)
             if line is not None:
                 print(line, file=out, flush=True)
-            if item.content_type == v.EVENT_CHAT_ENDED:
-                ended.set()
 
         print(f"chat {chat.contact_id} started; type a message, Ctrl-D to leave", file=out, flush=True)
         listening = asyncio.create_task(socket.run(show))
@@ -84,7 +97,11 @@ async def run_chat(
         stopping = stop or asyncio.Event()
         try:
             while (line := await _next_line(typed, ended, listening, stopping)) is not None:
-                if line.strip():
+                if (choice := _chosen(line, choices)) is not None:
+                    await client.send_message(token, choice.response(), v.INTERACTIVE_RESPONSE)
+                    choices.clear()
+                    print(f"(you chose {choice.title})", file=out, flush=True)
+                elif line.strip():
                     await client.send_message(token, line.rstrip("\n"))
             if ended.is_set():
                 return
@@ -98,6 +115,14 @@ async def run_chat(
     finally:
         await client.close()
         await control.close()
+
+
+def _chosen(line: str, choices: list[Choice]) -> Choice | None:
+    """The choice a typed number picks; any other line is a message (so is a number when no prompt waits)."""
+    typed = line.strip()
+    if typed.isdigit() and 1 <= int(typed) <= len(choices):
+        return choices[int(typed) - 1]
+    return None
 
 
 async def _leave(client: ParticipantClient, token: Secret, ended: asyncio.Event) -> None:

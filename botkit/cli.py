@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib.metadata
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -28,6 +30,7 @@ from botkit.emulator.sigv4 import SigV4Key
 from botkit.logs import configure_logging
 from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
 from botkit.reload import Reloader
+from botkit.scaffold import DISTRIBUTION, ScaffoldError, new_project
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +118,11 @@ def _load_bot_config(path: str) -> BotConfig:
 
 async def _run_serve(args: argparse.Namespace) -> None:
     config = args.loaded_config
-    configure_logging(config.logging.level if args.log_level is None else args.log_level, config.logging.format)
+    configure_logging(
+        config.logging.level if args.log_level is None else args.log_level,
+        config.logging.format,
+        debug_libraries=config.logging.debug_libraries,
+    )
     try:
         async with BotProcess(config) as bot:
             if bot.emulator is not None:
@@ -179,6 +186,16 @@ async def _run_chat(args: argparse.Namespace) -> None:
             loop.remove_signal_handler(signum)
 
 
+async def _run_new(args: argparse.Namespace) -> None:
+    try:
+        project = new_project(args.name, Path.cwd())
+    except ScaffoldError as error:
+        raise SystemExit(f"botkit: {error}") from None
+    print(f"created {project}; next:")
+    print(f"  cd {args.name} && pip install -e . && pytest   # install it and run its tests")
+    print("  botkit serve bot.yaml   # run the bot; then `botkit chat` in another terminal is the customer")
+
+
 def _event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """`runtime.event_loop: uvloop` in bot.yaml; the extra `connect-botkit[uvloop]` installs it."""
     if name != "uvloop":
@@ -193,10 +210,16 @@ def _event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botkit", description="Chatbots for Amazon Connect chat.")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (overrides bot.yaml)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"botkit {importlib.metadata.version(DISTRIBUTION)}")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="DEBUG, INFO, WARNING or ERROR (overrides bot.yaml); DEBUG leaves botocore, urllib3, websockets and"
+        " aiohttp.access at INFO unless logging.debug_libraries is true or BOTKIT_DEBUG_LIBRARIES=1",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = EmulatorConfig()
-    emulator = commands.add_parser("emulator", help="run the local Amazon Connect chat emulator in the foreground")
+    emulator = _command(commands, "emulator", "run the local Amazon Connect chat emulator")
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     emulator.add_argument("--port", type=int, default=8765, help="port to bind (default 8765; 0 picks a free one)")
     emulator.add_argument("--faults", metavar="FILE", help="YAML or JSON file of faults to inject")
@@ -219,20 +242,28 @@ def _parser() -> argparse.ArgumentParser:
         "--event-loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvloop needs connect-botkit[uvloop]"
     )
     emulator.set_defaults(run=_run_emulator)
-    serve = commands.add_parser("serve", help="run a bot: every chat started on its Connect or emulator gets it")
+    serve = _command(commands, "serve", "run a bot on its Amazon Connect or emulator")
     serve.add_argument("config", metavar="bot.yaml")
     serve.add_argument(
         "--reload", action="store_true", help="reload the plugins when their files or bot.yaml change, keeping live chats"
     )
     serve.set_defaults(run=_run_serve)
-    check = commands.add_parser("check", help="validate a bot.yaml and list its plugins and hooks")
+    check = _command(commands, "check", "validate a bot.yaml; list its plugins and hooks")
     check.add_argument("config", metavar="bot.yaml")
     check.set_defaults(run=_run_check)
-    chat = commands.add_parser("chat", help="chat as a customer on an emulator, from the terminal")
+    chat = _command(commands, "chat", "chat with a bot as a customer, in the terminal")
     chat.add_argument("--endpoint", default="http://127.0.0.1:8765", help="the emulator (default http://127.0.0.1:8765)")
     chat.add_argument("--name", default="Customer", help="your display name")
     chat.set_defaults(run=_run_chat)
+    new = _command(commands, "new", "make a bot project in ./NAME, ready to test")
+    new.add_argument("name", metavar="NAME", help="the project's folder and distribution name, e.g. my-bot")
+    new.set_defaults(run=_run_new)
     return parser
+
+
+def _command(commands: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary shows both in `botkit --help` and atop its own --help."""
+    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -309,6 +309,7 @@ class LoggingConfig:
 
     level: str = _setting("INFO", _choice(LOG_LEVELS))
     format: str = _setting("text", _choice(LOG_FORMATS))
+    debug_libraries: bool = _setting(False, _BOOLEAN)  # DEBUG for botocore, urllib3, websockets, aiohttp.access too
     extras: Mapping[str, Any] = field(default_factory=_empty_mapping)
 
 

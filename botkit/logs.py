@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 
 from botkit.runtime.logcontext import CONTACT_ID
 
@@ -56,8 +57,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def configure_logging(level: str, style: str) -> None:
-    """Called again by `serve` once bot.yaml is read; the last call wins."""
+LIBRARIES = ("botocore", "urllib3", "websockets", "aiohttp.access")
+"""Libraries whose DEBUG output (every signed request, every frame, every access line) drowns the bot's own."""
+DEBUG_LIBRARIES_ENV = "BOTKIT_DEBUG_LIBRARIES"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def configure_logging(level: str, style: str, *, debug_libraries: bool = False) -> None:
+    """Called again by `serve` once bot.yaml is read; the last call wins.
+
+    At DEBUG, LIBRARIES stay at INFO, so `--log-level debug` shows botkit's own story; they follow `level`
+    too when `debug_libraries` (bot.yaml's `logging.debug_libraries`) or BOTKIT_DEBUG_LIBRARIES=1 asks for them.
+    """
     handler = logging.StreamHandler()
     if style == "json":
         handler.setFormatter(JsonFormatter())
@@ -66,3 +77,8 @@ def configure_logging(level: str, style: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    everything = debug_libraries or os.environ.get(DEBUG_LIBRARIES_ENV, "").strip().lower() in _TRUE
+    # NOTSET follows the root; a library set to INFO under a WARNING root would show more than asked, hence max.
+    library_level = logging.NOTSET if everything else max(root.level, logging.INFO)
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(library_level)

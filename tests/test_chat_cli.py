@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 from collections.abc import AsyncIterator
@@ -11,7 +12,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.test_cli import botkit, read_line
+from botkit import hookimpl
+from botkit.connect import vocabulary as v
+from botkit.interactive import read_prompt
+from tests.runtime.harness import running_bot
+from tests.test_cli import botkit, read_line, read_until
 
 Process = asyncio.subprocess.Process
 
@@ -89,3 +94,165 @@ async def test_a_stopped_chat_leaves_its_contact_before_it_exits(
     contact = await customer_of(url, contact_id)
     assert contact["customer"]["Left"]  # DisconnectParticipant, which also ends a chat the customer leaves
     assert contact["Ended"]
+
+
+# Interactive messages: numbered choices, answered with an interactive response ------------------------
+
+LIST_PICKER = {
+    "templateType": "ListPicker",
+    "version": "1.0",
+    "data": {
+        "replyMessage": {"title": "Thanks for selecting!"},
+        "content": {
+            "title": "What produce would you like to buy?",
+            "subtitle": "Tap to select option",
+            "elements": [
+                {"title": "Apple", "subtitle": "$10.00"},
+                {"title": "Orange", "subtitle": "$12.00"},
+                {"title": "Banana", "subtitle": "$5.00"},
+            ],
+        },
+    },
+}
+
+
+class Produce:
+    """Asked for the menu, has the contact flow post a ListPicker (as a Lex bot would, role SYSTEM); answers a pick."""
+
+    def __init__(self) -> None:
+        self.emulator: Any = None
+        self.ended = asyncio.Event()
+
+    @hookimpl
+    async def on_message(self, session: Any, message: Any) -> None:
+        if message.content_type == v.TEXT_PLAIN and message.content == "menu":
+            center = self.emulator.center
+            contact = center.contacts[session.contact_id]
+            flow = {"ParticipantId": SYSTEM_PARTICIPANT, "ParticipantRole": v.SYSTEM, "DisplayName": "BOT"}
+            await center.publish(contact, contact.item(v.INTERACTIVE, v.MESSAGE, Content=json.dumps(LIST_PICKER), **flow))
+        elif message.content_type == v.INTERACTIVE_RESPONSE:
+            picked = json.loads(message.content)["data"]["content"]["title"]
+            await session.send_message(f"you picked {picked}")
+
+    @hookimpl
+    def on_session_end(self) -> None:
+        self.ended.set()
+
+
+SYSTEM_PARTICIPANT = "5f0e3c1a-0000-4000-8000-0000000000f1"
+
+
+async def test_chat_shows_a_list_picker_as_numbered_choices_and_answers_with_an_interactive_response() -> None:
+    produce = Produce()
+    async with running_bot([produce]) as bot:
+        produce.emulator = bot.emulator
+        process = await botkit("chat", "--endpoint", bot.emulator.base_url, "--name", "Ada", stdin=asyncio.subprocess.PIPE)
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        try:
+            started = await read_line(process.stdout)
+            contact_id = started.split()[1]
+            process.stdin.write(b"menu\n")
+            await process.stdin.drain()
+            shown = await read_until(process.stdout, "(type a number to choose)")
+            assert shown[-6:] == [
+                "BOT: What produce would you like to buy?",
+                "Tap to select option",
+                "  1. Apple ($10.00)",
+                "  2. Orange ($12.00)",
+                "  3. Banana ($5.00)",
+                "(type a number to choose)",
+            ]
+
+            process.stdin.write(b"2\n")
+            await process.stdin.drain()
+            answered = await read_until(process.stdout, "you picked")
+            assert answered == ["(you chose Orange)", "Bot: you picked Orange"]
+
+            process.stdin.write(b"2\n")  # the prompt is answered: a number now is a message like any other
+            await process.stdin.drain()
+            process.stdin.close()
+            code = await asyncio.wait_for(process.wait(), 15)
+            err = (await process.stderr.read()).decode()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert code == 0, err
+        await asyncio.wait_for(produce.ended.wait(), 10)
+        transcript = bot.emulator.center.contacts[contact_id].transcript
+        said = [
+            (item["ContentType"], item["Content"])
+            for item in transcript
+            if item.get("ParticipantRole") == v.CUSTOMER and item["Type"] == v.MESSAGE
+        ]
+    assert [content_type for content_type, _ in said] == [v.TEXT_PLAIN, v.INTERACTIVE_RESPONSE, v.TEXT_PLAIN]
+    response = json.loads(said[1][1])
+    assert response == {
+        "templateType": "ListPicker",
+        "version": "1.0",
+        "data": {
+            "content": {
+                "title": "Orange",
+                "selectedElement": {"title": "Orange", "subtitle": "$12.00"},
+                "listTitle": "What produce would you like to buy?",
+            }
+        },
+    }
+    assert said[2][1] == "2"
+
+
+def _template(kind: str, content: dict[str, Any], **extra: Any) -> str:
+    return json.dumps({"templateType": kind, "version": "1.0", "data": {"content": content}, **extra})
+
+
+@pytest.mark.parametrize("kind", ["QuickReply", "Panel"])
+def test_quick_replies_and_panels_number_their_elements(kind: str) -> None:
+    prompt = read_prompt(_template(kind, {"title": "How was it?", "elements": [{"title": "Good"}, {"title": "Bad"}]}))
+    assert prompt is not None
+    assert prompt.lines == ("How was it?", "  1. Good", "  2. Bad")
+    answer = json.loads(prompt.choices[1].response())
+    assert answer["templateType"] == kind and answer["data"]["content"]["title"] == "Bad"
+
+
+def test_a_time_picker_numbers_its_slots_and_answers_with_the_slots_date_and_duration() -> None:
+    slots = [{"date": "2026-06-15T16:00+00:00", "duration": 60}, {"date": "2026-06-16T09:30Z", "duration": 30}]
+    prompt = read_prompt(_template("TimePicker", {"title": "Pick a time", "timeslots": slots}))
+    assert prompt is not None
+    assert prompt.lines == ("Pick a time", "  1. Mon 15 Jun 2026 16:00 UTC (60 min)", "  2. Tue 16 Jun 2026 09:30 UTC (30 min)")
+    selected = json.loads(prompt.choices[1].response())["data"]["content"]["selectedElement"]
+    assert selected == {"title": "Tue 16 Jun 2026 09:30 UTC (30 min)", "date": "2026-06-16T09:30Z", "duration": 30}
+
+
+def test_a_carousel_numbers_the_choices_of_all_its_cards_and_answers_for_the_card_chosen_from() -> None:
+    cards = [
+        {"templateType": "Panel", "version": "1.0", "data": {"content": {"title": card, "elements": [{"title": f"{card} A"}, {"title": f"{card} B"}]}}}
+        for card in ("Hotels", "Flights")
+    ]
+    prompt = read_prompt(_template("Carousel", {"title": "Plan a trip", "elements": cards}))
+    assert prompt is not None
+    assert prompt.lines == (
+        "Plan a trip", "  Hotels", "    1. Hotels A", "    2. Hotels B", "  Flights", "    3. Flights A", "    4. Flights B",
+    )
+    content = json.loads(prompt.choices[2].response())["data"]["content"]
+    assert content == {"title": "Flights A", "selectedElement": {"title": "Flights A"}, "listTitle": "Flights"}
+
+
+def test_a_show_more_element_answers_with_its_action_and_the_lists_position() -> None:
+    content = {
+        "title": "Services", "listId": "services", "referenceId": "ref-1", "preIndex": -1, "nextIndex": 5,
+        "elements": [{"title": "Massage"}, {"title": "Show more", "actionDetail": "SHOW_MORE"}],
+    }
+    prompt = read_prompt(_template("ListPicker", content))
+    assert prompt is not None
+    assert json.loads(prompt.choices[1].response()) == {
+        "version": "1.0",
+        "data": {"actionName": "SHOW_MORE", "templateType": "ListPicker", "preIndex": -1, "nextIndex": 5,
+                 "listId": "services", "referenceId": "ref-1"},
+        "action": "SHOW_MORE",
+    }
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"templateType": "AppleForm"}', _template("Panel", {"title": "x"})])
+def test_what_is_no_known_template_or_has_no_choices_gives_no_choices(content: str) -> None:
+    prompt = read_prompt(content)
+    assert prompt is None or prompt.choices == ()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
+import importlib.metadata
 import os
 import re
 import signal
@@ -16,7 +18,7 @@ import aiohttp
 import pytest
 
 from botkit import hookimpl
-from botkit.cli import _set_young_collection_threshold
+from botkit.cli import _parser, _set_young_collection_threshold
 from tests.runtime.harness import Customer, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,78 @@ async def read_until(stream: asyncio.StreamReader, wanted: str, timeout: float =
             lines.append(line.decode().rstrip("\n"))
             if wanted in lines[-1]:
                 return lines
+
+
+# --version, --help, --log-level --------------------------------------------------------------------
+
+
+async def test_version_prints_the_installed_distributions_version() -> None:
+    code, out, err = await run("--version")
+    assert code == 0, err
+    assert out == f"botkit {importlib.metadata.version('connect-botkit')}\n"
+
+
+async def test_help_lists_every_subcommand_with_its_one_line_description() -> None:
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    summaries = {choice.dest: choice.help for choice in commands._choices_actions}
+    assert set(summaries) == set(commands.choices) and {"serve", "check", "chat", "emulator", "new"} <= set(summaries)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "botkit", "--help",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env() | {"COLUMNS": "80"},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    for name, summary in summaries.items():
+        assert summary and "\n" not in summary, name
+        assert any(re.fullmatch(rf"\s+{name}\s+{re.escape(summary)}", line) for line in lines), (name, lines)
+
+
+async def _serve_one_chat(tmp_path: Path, logging_yaml: str, *cli: str) -> tuple[str, str]:
+    """`botkit [cli] serve` with the echo plugin, one customer saying hello; its stderr once stopped, and the contact."""
+    (tmp_path / "bot.yaml").write_text(
+        "connect: {endpoint: embedded}\nemulator: {port: 0}\nserver: {port: 0}\n"
+        f"plugins: [{ROOT / 'plugins' / 'echo.py'}]\n{logging_yaml}\n",
+        encoding="utf-8",
+    )
+    process = await botkit(*cli, "serve", "bot.yaml", cwd=tmp_path)
+    assert process.stdout is not None and process.stderr is not None
+    stderr = asyncio.create_task(process.stderr.read())
+    try:
+        emulator = (await read_line(process.stdout)).removeprefix("emulator: ")
+        customer = Customer(emulator)
+        await customer.start()
+        await customer.send("hello")
+        await customer.wait_for(lambda items: "echo: hello" in customer.bot_messages(), timeout=15)
+        await customer.close()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return (await stderr).decode(), customer.contact_id
+
+
+async def test_log_level_debug_shows_botkits_debug_lines_but_not_botocores(tmp_path: Path) -> None:
+    err, contact_id = await _serve_one_chat(tmp_path, "logging: {level: INFO}", "--log-level", "debug")
+    assert re.search(r" DEBUG botkit\.", err), err
+    assert not re.search(r" DEBUG (botocore|urllib3|websockets|aiohttp\.access)", err), err
+    assert f"INFO botkit.runtime.manager: contact {contact_id}: joined as bot participant" in err
+
+
+@pytest.mark.parametrize(
+    ("logging_yaml", "extra_env"),
+    [("logging: {level: DEBUG, debug_libraries: true}", {}), ("logging: {level: DEBUG}", {"BOTKIT_DEBUG_LIBRARIES": "1"})],
+    ids=["bot.yaml", "environment"],
+)
+async def test_botocores_debug_lines_show_when_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logging_yaml: str, extra_env: dict[str, str]
+) -> None:
+    plain_env = cli_env  # botkit() reads it at each call; the patch adds the variable cli_env strips
+    monkeypatch.setattr(sys.modules[__name__], "cli_env", lambda: plain_env() | extra_env)
+    err, _ = await _serve_one_chat(tmp_path, logging_yaml)
+    assert re.search(r" DEBUG botocore\.", err), err
 
 
 # check ------------------------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class ContactConnection:
         self._settings = settings or ConnectionSettings()
         self._socket: ChatSocket | None = None
         self._failures = 0
+        self._connections = 0
 
     async def run(self) -> None:
         """Stay connected until the chat is over for the bot; raises ChatOver when the service says so."""
@@ -144,6 +145,11 @@ class ContactConnection:
         gate.open(self._feed)
         self._feed.live()
         self._failures = 0
+        self._connections += 1
+        if self._connections == 1:
+            log.info("contact %s: connected", self._feed.contact_id)
+        else:
+            log.info("contact %s: reconnected (connection %d), gap filled", self._feed.contact_id, self._connections)
 
     async def _until_rotation(self, reading: Coroutine[Any, Any, str], token_expiry: datetime | None) -> str:
         lifetime = self._settings.rotate_after

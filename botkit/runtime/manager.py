@@ -206,6 +206,7 @@ class SessionManager:
             control=ContactControl(self._control, self._instance_id, initial_contact_id or contact_id),
         )
         self.sessions[contact_id] = session
+        log.info("contact %s: joined as bot participant %s", contact_id, participant_id or "(id not yet known)")
         task = asyncio.get_running_loop().create_task(self._run(session), name=f"session-{contact_id}")
         self._tasks[contact_id] = task
         return session
