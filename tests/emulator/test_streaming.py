@@ -126,6 +126,17 @@ async def test_nothing_is_delivered_before_the_subscription_is_confirmed(api, em
     assert sns.notifications[0].headers["x-amz-sns-subscription-arn"] == arn
 
 
+async def test_own_urls_name_the_emulator_as_the_subscriber_reached_it(api, emulator, http, sns) -> None:
+    """A bot in a container reaches the emulator by a service name, not 127.0.0.1: its URLs must use that name."""
+    host = f"emulator.internal:{emulator.port}"
+    body = {"StreamingEndpointArn": TOPIC, "Urls": [sns.url]}
+    async with http.put(f"{emulator.base_url}/emulator/streaming-endpoints", json=body, headers={"Host": host}) as answer:
+        assert answer.status == 200
+    (confirmation,) = await sns.wait_for(1, "SubscriptionConfirmation")
+    assert confirmation.message["SubscribeURL"].startswith(f"http://{host}/emulator/sns/confirm?")
+    assert confirmation.message["SigningCertURL"] == f"http://{host}/emulator/sns/certificate.pem"
+
+
 async def test_confirming_twice_answers_the_same_subscription(api, http, sns) -> None:
     arn = await subscribed(api, http, sns)
     confirmation = sns.of_type("SubscriptionConfirmation")[0].message
