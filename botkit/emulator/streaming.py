@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,13 +79,9 @@ class Subscription:
 
 
 class Streaming:
-    def __init__(
-        self, center: ContactCenter, config: EmulatorConfig, faults: Faults, base_url: Callable[[], str]
-    ) -> None:
-        """`base_url` gives the emulator's own address once it listens, for the subscriptions of the config."""
+    def __init__(self, center: ContactCenter, config: EmulatorConfig, faults: Faults) -> None:
         self._config = config
         self._faults = faults
-        self._base_url = base_url
         self.stats = StreamingStats()
         self.signer = SnsSigner(config.sns_key_size, config.sns_signature_version)
         policy = DeliveryPolicy(
@@ -104,10 +99,10 @@ class Streaming:
         center.add_listener(self.deliver)
         center.on_contact_forgotten(self._forget)
 
-    async def open(self) -> None:
-        """Subscribes the URLs of the config, once the emulator listens (their SubscribeURL names its port)."""
+    async def open(self, base_url: str) -> None:
+        """Subscribes the URLs of the config, once the emulator listens at `base_url` (their SubscribeURL names it)."""
         for topic_arn, urls in self._config.streaming_endpoints.items():
-            await self.subscribe(topic_arn, urls, self._base_url())
+            await self.subscribe(topic_arn, urls, base_url)
 
     # Topics and subscriptions ----------------------------------------------
 
