@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ plugin_log = logging.getLogger("test.plugin")
 class Talker:
     def __init__(self) -> None:
         self.answered = asyncio.Event()
+        self.typed = threading.Event()
 
     @hookimpl
     async def on_message(self, session: Any, message: Any) -> None:
@@ -31,6 +33,7 @@ class Talker:
     @hookimpl
     def on_typing(self, event: Any) -> None:
         plugin_log.info("thread hook saw typing")
+        self.typed.set()
 
 
 @pytest.fixture
@@ -56,10 +59,11 @@ async def test_every_line_about_a_contact_names_it(json_lines: io.StringIO) -> N
         customer = Customer(bot.emulator.base_url)
         await customer.start()
         await customer.wait_for_transcript(lambda items: any(i.get("ParticipantRole") == "CUSTOM_BOT" for i in items))
-        await customer.typing()
         await customer.send("hello")
         await asyncio.wait_for(plugin.answered.wait(), 10)
         await customer.wait_for_transcript(lambda items: any(i.get("Content") == "ok" for i in items))
+        await customer.typing()  # typing is not kept in the transcript: sent once the bot is surely listening
+        assert await asyncio.to_thread(plugin.typed.wait, 10)
         await customer.close()
 
     entries = [json.loads(line) for line in json_lines.getvalue().splitlines()]
