@@ -109,6 +109,7 @@ async def test_breaks(botkit_bot):
     bot = await botkit_bot(plugins=["plugins/orders.py"])
     URLS.extend([bot.emulator_url, bot.server_url])
     chat = await bot.start_chat(display_name="Ada")
+    await chat.expect_message(text="Hello")
     await chat.say("break")
     await chat.expect_message(contains="sorry", timeout=30)
 """
@@ -124,7 +125,7 @@ async def test_breaks(botkit_bot):
             "*The above exception was the direct cause of the following exception*",
             "*BotError: a plugin raised inside the bot: contact *: RuntimeError: the orders database is down"
             " (while handling 'break')*",
-            "*test_orders.py:8: BotError",  # the test's line, where it called expect_message
+            "*test_orders.py:9: BotError",  # the test's line, where it called expect_message
         ]
     )
 
