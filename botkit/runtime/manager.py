@@ -223,6 +223,14 @@ class SessionManager:
         self._tasks[contact_id] = task
         return session
 
+    def on_session_over(self, contact_id: str, callback: Callable[[], None]) -> bool:
+        """Call `callback` once the contact's session is over and gone from `sessions`; False if it has none."""
+        task = self._tasks.get(contact_id)
+        if task is None:
+            return False
+        task.add_done_callback(lambda _: callback())
+        return True
+
     def _check_capacity(self) -> None:
         if len(self.sessions) + len(self._joining) >= self._max_sessions:
             raise CapacityExceeded(f"this process carries its maximum of {self._max_sessions} sessions")
