@@ -89,3 +89,25 @@ async def test_a_stopped_chat_leaves_its_contact_before_it_exits(
     contact = await customer_of(url, contact_id)
     assert contact["customer"]["Left"]  # DisconnectParticipant, which also ends a chat the customer leaves
     assert contact["Ended"]
+
+
+async def test_a_chat_starts_with_the_attributes_given(emulator_process: tuple[Process, str]) -> None:
+    """`--attribute language=fr` reaches the contact, as a website's widget passes it to StartChatContact."""
+    _, url = emulator_process
+    chat = await botkit(
+        "chat", "--endpoint", url, "--attribute", "language=fr", "--attribute", "note=a=b", stdin=asyncio.subprocess.PIPE
+    )
+    assert chat.stdout is not None
+    try:
+        started = await read_line(chat.stdout)
+        contact_id = started.split()[1]
+        assert (await customer_of(url, contact_id))["Attributes"] == {"language": "fr", "note": "a=b"}
+    finally:
+        await stop(chat)
+
+
+async def test_an_attribute_without_a_value_is_refused() -> None:
+    chat = await botkit("chat", "--attribute", "language")
+    assert chat.stderr is not None
+    assert await asyncio.wait_for(chat.wait(), 10) == 2
+    assert "expected NAME=VALUE, not 'language'" in (await chat.stderr.read()).decode()
