@@ -53,8 +53,11 @@ async def run_chat(
     out: TextIO = sys.stdout,
     lines: asyncio.Queue[str | None] | None = None,
     stop: asyncio.Event | None = None,
+    attributes: dict[str, str] | None = None,
 ) -> None:
     """Chat until it ends, stdin closes or `stop` is set (the CLI sets it on SIGINT and SIGTERM).
+
+    `attributes` are the contact's, as a website's chat widget passes them to StartChatContact.
 
     Unless the chat already ended, the customer leaves with DisconnectParticipant,
     so the contact ends as it would for a customer who closes the chat window.
@@ -66,7 +69,7 @@ async def run_chat(
     client = ParticipantClient(endpoint)
     try:
         chat = await control.start_chat_contact(
-            info["instanceId"], info["contactFlowId"], name, supported_content_types=SUPPORTED
+            info["instanceId"], info["contactFlowId"], name, attributes=attributes, supported_content_types=SUPPORTED
         )
         details = await client.create_participant_connection(chat.participant_token)
         assert details.websocket_url is not None and details.connection_token is not None

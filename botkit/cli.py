@@ -175,7 +175,7 @@ async def _run_chat(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await run_chat(args.endpoint.rstrip("/"), args.name, stop=stop)
+        await run_chat(args.endpoint.rstrip("/"), args.name, stop=stop, attributes=dict(args.attribute) or None)
     except ChatLost as error:
         raise SystemExit(f"botkit: {error}") from None
     except (aiohttp.ClientError, SocketFailure, ParticipantConnectionError, ParticipantServiceError, TimeoutError) as error:
@@ -206,6 +206,13 @@ def _event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | 
         raise SystemExit("botkit: runtime.event_loop is uvloop, but uvloop is not installed "
                          "(pip install 'connect-botkit[uvloop]')") from None
     return uvloop.new_event_loop
+
+
+def _attribute(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name or not equals:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name, value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -254,6 +261,10 @@ def _parser() -> argparse.ArgumentParser:
     chat = _command(commands, "chat", "chat with a bot as a customer, in the terminal")
     chat.add_argument("--endpoint", default="http://127.0.0.1:8765", help="the emulator (default http://127.0.0.1:8765)")
     chat.add_argument("--name", default="Customer", help="your display name")
+    chat.add_argument(
+        "--attribute", action="append", default=[], type=_attribute, metavar="NAME=VALUE",
+        help="a contact attribute to start the chat with, such as language=fr (repeatable)",
+    )
     chat.set_defaults(run=_run_chat)
     new = _command(commands, "new", "make a bot project in ./NAME, ready to test")
     new.add_argument("name", metavar="NAME", help="the project's folder and distribution name, e.g. my-bot")

@@ -84,8 +84,11 @@ def build_intake_app(
         contact_data = _contact_data(await _proven_json(request, settings, is_ready, body_timeout))
         contact_id = contact_data["ContactId"]
         initial_contact_id = _initial_contact_id(contact_data, contact_id)
+        attributes = _attributes(contact_data)
         return await _answer(
-            contact_id, lambda: manager.join(contact_id, initial_contact_id, timeout=join_deadline), wait_live=False
+            contact_id,
+            lambda: manager.join(contact_id, initial_contact_id, timeout=join_deadline, attributes=attributes),
+            wait_live=False,
         )
 
     async def contacts(request: web.Request) -> web.Response:
@@ -231,6 +234,17 @@ def _initial_contact_id(contact_data: dict[str, Any], contact_id: str) -> str:
     if contact_data.get("InitialContactId") is None:
         return contact_id
     return _contact_id(contact_data, "InitialContactId")
+
+
+def _attributes(contact_data: dict[str, Any]) -> dict[str, str]:
+    """The contact's attributes as the flow had them when it invoked the bot (`session.attributes`).
+
+    Connect's are strings; anything else is left out rather than refuse the contact over a value no plugin may read.
+    """
+    attributes = contact_data.get("Attributes")
+    if not isinstance(attributes, dict):
+        return {}
+    return {name: value for name, value in attributes.items() if isinstance(value, str)}
 
 
 def _string(body: dict[str, Any], key: str, max_length: int) -> str:

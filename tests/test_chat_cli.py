@@ -256,3 +256,25 @@ def test_a_show_more_element_answers_with_its_action_and_the_lists_position() ->
 def test_what_is_no_known_template_or_has_no_choices_gives_no_choices(content: str) -> None:
     prompt = read_prompt(content)
     assert prompt is None or prompt.choices == ()
+
+
+async def test_a_chat_starts_with_the_attributes_given(emulator_process: tuple[Process, str]) -> None:
+    """`--attribute language=fr` reaches the contact, as a website's widget passes it to StartChatContact."""
+    _, url = emulator_process
+    chat = await botkit(
+        "chat", "--endpoint", url, "--attribute", "language=fr", "--attribute", "note=a=b", stdin=asyncio.subprocess.PIPE
+    )
+    assert chat.stdout is not None
+    try:
+        started = await read_line(chat.stdout)
+        contact_id = started.split()[1]
+        assert (await customer_of(url, contact_id))["Attributes"] == {"language": "fr", "note": "a=b"}
+    finally:
+        await stop(chat)
+
+
+async def test_an_attribute_without_a_value_is_refused() -> None:
+    chat = await botkit("chat", "--attribute", "language")
+    assert chat.stderr is not None
+    assert await asyncio.wait_for(chat.wait(), 10) == 2
+    assert "expected NAME=VALUE, not 'language'" in (await chat.stderr.read()).decode()

@@ -40,11 +40,15 @@ class StubManager:
         self.joined: list[str] = []
         self.handed_in: list[tuple[str, str, str]] = []
         self.initial_contact_ids: list[str] = []
+        self.attributes: list[dict[str, str]] = []
         self.deadlines: list[float | None] = []
 
-    async def join(self, contact_id: str, initial_contact_id: str, *, timeout: float | None = None) -> Any:
+    async def join(
+        self, contact_id: str, initial_contact_id: str, *, timeout: float | None = None, attributes: Any = None
+    ) -> Any:
         self.joined.append(contact_id)
         self.initial_contact_ids.append(initial_contact_id)
+        self.attributes.append(attributes)
         self.deadlines.append(timeout)
         if self.failure is not None:
             raise self.failure
@@ -274,6 +278,19 @@ async def test_the_initial_contact_id_reaches_the_join_for_hand_off_attributes()
         answer = await client.post("/contact-flow", json=forged)
         assert answer.status == 400 and "InitialContactId" in (await answer.json())["message"]
     assert manager.initial_contact_ids == ["c-1", "c-1"]
+
+
+async def test_the_contacts_string_attributes_reach_the_join() -> None:
+    """`session.attributes` is what the flow event carried; none, or values that are not strings, never refuse a contact."""
+    manager = StubManager()
+    with_language = flow_event("c-1")
+    with_language["Details"]["ContactData"]["Attributes"] = {"language": "fr", "count": 7, "nested": {"a": "b"}}
+    not_a_mapping = flow_event("c-3")
+    not_a_mapping["Details"]["ContactData"]["Attributes"] = ["language"]
+    async with intake(manager) as client:
+        for event in (with_language, flow_event("c-2"), not_a_mapping):
+            assert (await client.post("/contact-flow", json=event)).status == 200
+    assert manager.attributes == [{"language": "fr"}, {}, {}]
 
 
 async def test_the_join_is_bounded_by_the_intakes_deadline_and_every_answer_is_counted() -> None:

@@ -65,13 +65,19 @@ class SessionManager:
         self._joining: dict[str, asyncio.Future[Session | None]] = {}
 
     async def join(
-        self, contact_id: str, initial_contact_id: str | None = None, *, timeout: float | None = None
+        self,
+        contact_id: str,
+        initial_contact_id: str | None = None,
+        *,
+        timeout: float | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> Session:
         """Join `contact_id` as a custom bot; a contact joined or handed in already keeps its one session.
 
         `initial_contact_id` (the contact flow event's `ContactData.InitialContactId`) keys the contact's
         attributes; it is the contact's own id unless the chat was transferred. `timeout` bounds
         CreateParticipant, its retries included: the caller (a contact flow's Lambda) has a deadline of its own.
+        `attributes`: the contact's attributes from the same event, for `session.attributes`.
         """
         running = await self._settled(contact_id)
         if running is not None:
@@ -82,7 +88,11 @@ class SessionManager:
                 self._instance_id, contact_id, self._display_name, timeout=timeout
             )
             session = self.adopt(
-                contact_id, joined.participant_token, joined.participant_id, initial_contact_id=initial_contact_id
+                contact_id,
+                joined.participant_token,
+                joined.participant_id,
+                initial_contact_id=initial_contact_id,
+                attributes=attributes,
             )
             return settle(session)
 
@@ -187,10 +197,12 @@ class SessionManager:
         participant_id: str | None = None,
         *,
         initial_contact_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> Session:
         """Run a session for a custom bot's participant token the caller vouches for (`hand_in` proves it first).
 
         `initial_contact_id` keys the contact's attributes (see `join`); it defaults to `contact_id`.
+        `attributes` become `session.attributes` (none for a token handed in: its request carries none).
         """
         if contact_id in self.sessions:
             return self.sessions[contact_id]
@@ -204,12 +216,21 @@ class SessionManager:
             self._plugin_config,
             participant_id,
             control=ContactControl(self._control, self._instance_id, initial_contact_id or contact_id),
+            attributes=attributes,
         )
         self.sessions[contact_id] = session
         log.info("contact %s: joined as bot participant %s", contact_id, participant_id or "(id not yet known)")
         task = asyncio.get_running_loop().create_task(self._run(session), name=f"session-{contact_id}")
         self._tasks[contact_id] = task
         return session
+
+    def on_session_over(self, contact_id: str, callback: Callable[[], None]) -> bool:
+        """Call `callback` once the contact's session is over and gone from `sessions`; False if it has none."""
+        task = self._tasks.get(contact_id)
+        if task is None:
+            return False
+        task.add_done_callback(lambda _: callback())
+        return True
 
     def _check_capacity(self) -> None:
         if len(self.sessions) + len(self._joining) >= self._max_sessions:

@@ -15,6 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import aiohttp
@@ -109,8 +110,11 @@ class Session:
         participant_id: str | None = None,
         *,
         control: ContactControl | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> None:
         self.contact_id = contact_id
+        # The contact's attributes when the flow invoked the bot; read-only: `handoff` is how a bot sets them.
+        self.attributes: Mapping[str, str] = MappingProxyType(dict(attributes or {}))
         self.participant_id = participant_id
         self.state: dict[str, Any] = {}
         self.participants: dict[str, ChatParticipant] = {}

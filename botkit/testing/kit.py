@@ -52,6 +52,7 @@ class RunningBot:
         self._control: ControlPlaneClient | None = None
         self._http: aiohttp.ClientSession | None = None
         self._participants: list[Participant] = []
+        self._watched: set[str] = set()  # contacts whose session's end fires the pulse
 
     @property
     def errors(self) -> list[BotFailure]:
@@ -121,9 +122,22 @@ class RunningBot:
         self._participants.append(participant)
 
     def session_over(self, contact_id: str) -> bool | None:
-        """True once the bot has no session for the contact (its end hooks have run); None while it has."""
+        """True once the bot has no session for the contact (its end hooks have run); None while it has.
+
+        A session may end after the chat's last item arrived, and then no item wakes a waiter: its end does.
+        """
         manager = self.process.manager
-        return True if manager is None or contact_id not in manager.sessions else None
+        if manager is None or contact_id not in manager.sessions:
+            return True
+        if contact_id not in self._watched:
+            self._watched.add(contact_id)
+
+            def over() -> None:
+                self._watched.discard(contact_id)
+                self.pulse.fire()
+
+            manager.on_session_over(contact_id, over)
+        return None
 
     def raise_errors(self, when: str = "") -> None:
         """Raise a plugin's exception not raised yet, unless the test allows errors."""

@@ -228,6 +228,26 @@ async def test_plugin_objects_beside_paths(botkit_bot) -> None:
     await chat.expect_message(text="echo ping")
 
 
+async def test_expect_ended_sees_a_session_that_ends_after_the_chats_last_item(botkit_bot) -> None:
+    """Nothing reaches the chat once it has ended: the session's own end must wake the expectation."""
+
+    class SlowToClose:
+        from botkit import hookimpl
+
+        @hookimpl
+        async def on_session_end(self) -> None:
+            await asyncio.sleep(0.3)  # cleanup that outlasts the chat's last item
+
+    bot = await botkit_bot(plugins=[ORDERS, SlowToClose()])
+    chat = await bot.start_chat(display_name="Ada")
+    await chat.expect_message(text="Hello")
+    await chat.leave()
+    started = time.monotonic()
+    await chat.expect_ended(timeout=3)
+    assert time.monotonic() - started < 2
+    assert bot.session_over(chat.contact_id)
+
+
 async def test_a_bad_setting_fails_with_the_key(botkit_bot) -> None:
     with pytest.raises(ValueError, match="runtime.handler_timeout"):
         await botkit_bot(runtime={"handler_timeout": -1})
