@@ -12,8 +12,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationInfo, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, ValidationError
 
 from botkit.config.types import (
     Boolean,
@@ -72,8 +81,7 @@ def _raise(details: list[tuple[Loc, str]], title: str) -> None:
         raise ValidationError.from_exception_data(
             title,
             [
-                InitErrorDetails(type=PydanticCustomError("botkit_expected", "{message}", {"message": why}), loc=loc, input=None)
-                for loc, why in details
+                InitErrorDetails(type=expected(why), loc=loc, input=None) for loc, why in details
             ],
         )
 
@@ -282,7 +290,9 @@ class StreamingConfig(Section):
     path: text("a URL path starting with /", lambda value: value.startswith("/")) = Field(
         "/sns", description="Where on the bot's server SNS delivers notifications."
     )
-    trusted_cert_hosts: tuple[text("a host name, host:port or URL"), ...] = Field(
+    trusted_cert_hosts: Annotated[
+        tuple[text("a host name, host:port or URL"), ...], Expect("a list of host names, host:port or URLs")
+    ] = Field(
         (), description="Hosts, besides SNS's own, that signing certificates may come from (an emulator's)."
     )
 
@@ -292,9 +302,9 @@ class StoreOptions(Section):
 
     model_config = ConfigDict(json_schema_extra={"required": ["url"]})
 
-    url: Annotated[str | None, PlainValidator(lambda value: _store_url(value), json_schema_input_type=str)] = Field(
-        None, description=f"Where sessions are kept: {STORE_URL_FORMS}."
-    )
+    url: Annotated[
+        str | None, PlainValidator(lambda value: _store_url(value), json_schema_input_type=str), Expect(STORE_URL_FORMS)
+    ] = Field(None, description="Where sessions are kept; `memory` keeps them in this process only.")
     lease_seconds: number(0, inclusive=False) = Field(
         DEFAULT_LEASE_SECONDS, description="How long a worker's claim on a contact lasts unless renewed."
     )

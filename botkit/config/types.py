@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import annotated_types
-from pydantic import AfterValidator, AllowInfNan, BeforeValidator, GetCoreSchemaHandler, PlainValidator, Strict, ValidationError
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    PlainValidator,
+    Strict,
+    ValidationError,
+)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from botkit.config.yamltree import describe
