@@ -68,10 +68,10 @@ def _unknown(loc: Loc) -> str | None:
         return "an empty key (three or more underscores in a row?)"
     model: type[BaseModel] | None = BotConfig
     for depth, part in enumerate(loc):
-        if model is None:
-            return f"{label(loc[:depth])} has no keys"
         if loc[:depth] in FREE_FORM or (model is LoggingConfig and part not in model.model_fields):
             return None
+        if model is None:
+            return f"{label(loc[:depth])} has no keys"
         names = [field for field in model.model_fields if not (model is LoggingConfig and field == "extras")]
         if part not in names:
             close = difflib.get_close_matches(part, names, n=1)
