@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import ipaddress
 import logging
 import ssl
@@ -17,7 +16,7 @@ from aiohttp import web
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 
-from botkit.config import BotConfig, ConnectConfig
+from botkit.config import BotConfig, ConnectConfig, plugin_settings
 from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
 from botkit.connect.endpoints import control_endpoint_for
@@ -27,7 +26,7 @@ from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.faults import FaultSpec, load_fault_file
 from botkit.monitor import ConnectMonitor, Webhook, WebhookRefused
 from botkit.oslimits import raise_open_files_limit
-from botkit.plugins import load_plugins, new_plugin_manager, reload_plugins
+from botkit.plugins import config_models, load_plugins, new_plugin_manager, reload_plugins
 from botkit.probes import Readiness, add_probe_routes
 from botkit.reload import LivePluginConfig
 from botkit.runtime import metrics
@@ -99,6 +98,7 @@ class BotProcess:
         _refuse_an_open_intake(self.config)
         raise_open_files_limit()
         self.plugin_names = load_plugins(self.plugin_manager, self.config.plugins, self.config.base_dir)
+        self._plugin_config.replace(plugin_settings(self.config, config_models(self.plugin_manager)))
         if self.config.connect.embedded:
             self.emulator = Emulator(
                 EmulatorConfig(host=self.config.emulator.host, port=self.config.emulator.port),
@@ -148,15 +148,17 @@ class BotProcess:
     def reload(self, config: BotConfig) -> list[str]:
         """Live reload: freshly imported plugins and `config`'s plugin_config take over from the next event on.
 
-        Sessions keep their connections and state. If a plugin fails to import, PluginLoadError is raised and
-        the running plugins stay. Returns the plugin names, as `start` sets them.
+        Sessions keep their connections and state. If a plugin fails to import, PluginLoadError is raised, and if
+        its `Config` model rejects its settings, ConfigError; either way the running plugins stay. Returns the
+        plugin names, as `start` sets them.
         """
         manager, names = reload_plugins(config.plugins, config.base_dir)
+        settings = plugin_settings(config, config_models(manager))
         if self._dispatcher is not None:
             self._dispatcher.use(manager)
-        self._plugin_config.replace(config.plugin_config)
+        self._plugin_config.replace(settings)
         self.plugin_manager, self.plugin_names = manager, names
-        self.config = dataclasses.replace(self.config, plugins=config.plugins, plugin_config=config.plugin_config)
+        self.config = self.config.model_copy(update={"plugins": config.plugins, "plugin_config": config.plugin_config})
         return names
 
     async def _endpoints(self) -> Endpoints:

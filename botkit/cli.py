@@ -21,14 +21,15 @@ import aiohttp
 
 from botkit.bot import BotProcess, StartupError
 from botkit.chat import ChatLost, run_chat
-from botkit.config import BotConfig, ConfigError, load_config
+from botkit.config import BotConfig, ConfigError, load_config, plugin_settings
+from botkit.config.reference import json_schema_text, markdown
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
 from botkit.connect.websocket import SocketFailure
 from botkit.emulator import Emulator, EmulatorConfig, FaultSpec
 from botkit.emulator.faults import FaultSpecError, load_fault_file
 from botkit.emulator.sigv4 import SigV4Key
 from botkit.logs import configure_logging
-from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
+from botkit.plugins import PluginLoadError, config_models, hooks_of, load_plugins, new_plugin_manager
 from botkit.reload import Reloader
 from botkit.scaffold import DISTRIBUTION, ScaffoldError, new_project
 
@@ -138,7 +139,7 @@ async def _run_serve(args: argparse.Namespace) -> None:
                 config.runtime.shutdown_grace_seconds,
                 "ends and leaves its chat" if config.runtime.on_shutdown == "disconnect" else "is left as it is",
             )
-    except (StartupError, PluginLoadError, FaultSpecError) as error:
+    except (StartupError, PluginLoadError, FaultSpecError, ConfigError) as error:
         raise SystemExit(f"botkit: {error}") from None
 
 
@@ -155,7 +156,8 @@ async def _run_check(args: argparse.Namespace) -> None:
     manager = new_plugin_manager()
     try:
         names = load_plugins(manager, config.plugins, config.base_dir)
-    except PluginLoadError as error:
+        plugin_settings(config, config_models(manager))
+    except (PluginLoadError, ConfigError) as error:
         raise SystemExit(f"botkit: {error}") from None
     print(f"{args.config}: ok")
     print(f"endpoint: {_without_userinfo(config.connect.endpoint)}")
@@ -166,6 +168,10 @@ async def _run_check(args: argparse.Namespace) -> None:
     print("hooks:")
     for hook, implementers in hooks_of(manager).items():
         print(f"  {hook}: {', '.join(implementers) if implementers else '-'}")
+
+
+async def _run_schema(args: argparse.Namespace) -> None:
+    sys.stdout.write(markdown() if args.markdown else json_schema_text())
 
 
 async def _run_chat(args: argparse.Namespace) -> None:
@@ -258,6 +264,11 @@ def _parser() -> argparse.ArgumentParser:
     check = _command(commands, "check", "validate a bot.yaml; list its plugins and hooks")
     check.add_argument("config", metavar="bot.yaml")
     check.set_defaults(run=_run_check)
+    schema = _command(commands, "schema", "print the JSON Schema of bot.yaml, for editors")
+    schema.add_argument(
+        "--markdown", action="store_true", help="print the configuration reference (docs/configuration.md) instead"
+    )
+    schema.set_defaults(run=_run_schema)
     chat = _command(commands, "chat", "chat with a bot as a customer, in the terminal")
     chat.add_argument("--endpoint", default="http://127.0.0.1:8765", help="the emulator (default http://127.0.0.1:8765)")
     chat.add_argument("--name", default="Customer", help="your display name")

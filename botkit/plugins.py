@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pluggy
+from pydantic import BaseModel
 
 from botkit import hookspecs
 
@@ -192,6 +193,17 @@ def hooks_of(manager: pluggy.PluginManager) -> dict[str, list[str]]:
         caller = getattr(manager.hook, hook_name)
         table[hook_name] = [manager.get_name(impl.plugin) or "?" for impl in reversed(caller.get_hookimpls())]
     return table
+
+
+def config_models(manager: pluggy.PluginManager) -> dict[str, type[BaseModel]]:
+    """Each plugin's `Config` (a pydantic model in its module) by plugin name: how its `plugin_config` entry is
+    checked, and what `session.plugin_config(name)` then returns."""
+    models: dict[str, type[BaseModel]] = {}
+    for name, plugin in manager.list_name_plugin():
+        model = getattr(plugin, "Config", None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            models[name] = model
+    return models
 
 
 def reload_plugins(specs: Iterable[str], base_dir: Path) -> tuple[pluggy.PluginManager, list[str]]:

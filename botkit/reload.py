@@ -9,11 +9,12 @@ reload. The swap itself is `BotProcess.reload`: sessions, their connections and 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from botkit.config import BotConfig, ConfigError, load_config
 from botkit.plugins import PluginLoadError, plugin_sources
@@ -24,23 +25,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-APPLIED_LIVE = frozenset({"plugins", "plugin_config", "source"})
+APPLIED_LIVE = frozenset({"plugins", "plugin_config"})
 """bot.yaml keys a reload applies; a change to any other one is only reported, as it needs a restart."""
 
 Signature = dict[Path, tuple[int, int] | None]
 
 
-class LivePluginConfig(Mapping[str, Mapping[str, Any]]):
-    """bot.yaml's `plugin_config` as every session reads it: one shared view, whose mapping a reload replaces
-    whole, so a handler (even one in a thread) sees either the old settings or the new, never a mix."""
+class LivePluginConfig(Mapping[str, Any]):
+    """bot.yaml's `plugin_config` as every session reads it (a plugin's settings, or its validated `Config`
+    model): one shared view, whose mapping a reload replaces whole, so a handler (even one in a thread) sees
+    either the old settings or the new, never a mix."""
 
-    def __init__(self, current: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(self, current: Mapping[str, Any]) -> None:
         self._current = current
 
-    def replace(self, new: Mapping[str, Mapping[str, Any]]) -> None:
+    def replace(self, new: Mapping[str, Any]) -> None:
         self._current = new
 
-    def __getitem__(self, plugin: str) -> Mapping[str, Any]:
+    def __getitem__(self, plugin: str) -> Any:
         return self._current[plugin]
 
     def __iter__(self) -> Iterator[str]:
@@ -116,7 +118,7 @@ class Reloader:
         restart = restart_needed(self.bot.config, config)
         try:
             names = self.bot.reload(config)
-        except PluginLoadError as error:
+        except (PluginLoadError, ConfigError) as error:
             log.error("reload: %s; the old plugins keep running", error)
             return False
         log.info("reload: plugins reloaded (%s)", ", ".join(names) or "none")
@@ -128,20 +130,20 @@ class Reloader:
 def restart_needed(running: BotConfig, new: BotConfig) -> list[str]:
     """The bot.yaml keys, as dotted paths, that differ and that only a restart applies."""
     changed: list[str] = []
-    for field in dataclasses.fields(running):
-        if field.name not in APPLIED_LIVE:
-            changed.extend(_differences(field.name, getattr(running, field.name), getattr(new, field.name)))
+    for name in type(running).model_fields:
+        if name not in APPLIED_LIVE:
+            changed.extend(_differences(name, getattr(running, name), getattr(new, name)))
     return changed
 
 
 def _differences(key: str, old: Any, new: Any) -> list[str]:
     if old == new:
         return []
-    if dataclasses.is_dataclass(old) and type(old) is type(new):
+    if isinstance(old, BaseModel) and type(old) is type(new):
         return [
             difference
-            for field in dataclasses.fields(old)
-            for difference in _differences(f"{key}.{field.name}", getattr(old, field.name), getattr(new, field.name))
+            for name in type(old).model_fields
+            for difference in _differences(f"{key}.{name}", getattr(old, name), getattr(new, name))
         ]
     return [key]
 

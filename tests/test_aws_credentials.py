@@ -6,7 +6,6 @@ with that key's current secret gets an answer.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +55,7 @@ async def join(credentials: object) -> str:
 
 
 async def test_connect_profile_picks_the_shared_credentials_profile() -> None:
-    credentials = await _aws_credentials(dataclasses.replace(AWS_MODE, profile="contact-centre"))
+    credentials = await _aws_credentials(AWS_MODE.model_copy(update={"profile": "contact-centre"}))
 
     assert credentials.access_key == KEY.access_key_id
     assert await join(credentials)
@@ -69,7 +68,7 @@ async def test_without_a_profile_the_chain_finds_nothing_here() -> None:
 
 async def test_an_unknown_profile_is_a_startup_error_naming_it() -> None:
     with pytest.raises(StartupError, match=r"could not load AWS credentials .*\(no-such-profile\)"):
-        await _aws_credentials(dataclasses.replace(AWS_MODE, profile="no-such-profile"))
+        await _aws_credentials(AWS_MODE.model_copy(update={"profile": "no-such-profile"}))
 
 
 async def test_refreshable_credentials_are_refreshed_between_calls_not_frozen_once() -> None:

@@ -409,8 +409,9 @@ class Session:
 
     # The API handlers use ---------------------------------------------------------
 
-    def plugin_config(self, plugin: str) -> Mapping[str, Any]:
-        """The `plugin_config` section of bot.yaml for `plugin` (empty when absent)."""
+    def plugin_config(self, plugin: str) -> Any:
+        """The `plugin_config` section of bot.yaml for `plugin`: its validated `Config` model if the plugin has one,
+        else its settings as a read-only mapping (empty when absent)."""
         return self._plugin_config.get(plugin, {})
 
     async def send_message(self, content: str, content_type: str = v.TEXT_PLAIN) -> SendResult:
