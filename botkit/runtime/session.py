@@ -1,8 +1,8 @@
 """One contact's session: ordered, de-duplicated events, the participants, state, and the send API.
 
-Items may come from anywhere (the websocket, a transcript gap fill, a future
-streaming transport): `feed` drops what was seen and queues the rest in
-order; one consumer task hands them to the hooks, one at a time.
+Items come from the session's transport (a websocket, or message streaming; see runtime/transport.py),
+and the session never knows which: `feed` drops what was seen and queues the rest in order; one consumer
+task hands them to the hooks, one at a time.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from botkit.connect.errors import ParticipantConnectionError, ParticipantService
 from botkit.connect.models import Item, SendResult
 from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
-from botkit.runtime.connection import ChatOver, ConnectionSettings, ContactConnection
+from botkit.runtime.connection import ConnectionSettings, ContactConnection
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.policies import Receipts, ReceiptSettings, TypingThrottle
+from botkit.runtime.transport import ChatOver, OpenTransport
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,9 @@ class Session:
         participant_id: str | None = None,
         *,
         control: ContactControl | None = None,
+        transport: OpenTransport | None = None,
     ) -> None:
+        """`transport` opens the link to the chat (the manager's choice); without it, a websocket."""
         self.contact_id = contact_id
         self.participant_id = participant_id
         self.state: dict[str, Any] = {}
@@ -135,12 +138,15 @@ class Session:
         self._grace: asyncio.TimerHandle | None = None
         self._typing = TypingThrottle(self._settings.typing_throttle_seconds)
         self._receipts = Receipts(self._settings.receipts, self.send_event, self._receipts_allowed)
-        self._connection = ContactConnection(client, participant_token, self, self._settings.connection)
+        if transport is None:
+            settings = self._settings.connection
+            transport = lambda feed: ContactConnection(client, participant_token, feed, settings)  # noqa: E731
+        self._transport = transport(self)
 
     def __repr__(self) -> str:
         return f"Session(contact_id={self.contact_id!r}, participant_id={self.participant_id!r})"
 
-    # What the connection calls ------------------------------------------------
+    # What the transport calls ------------------------------------------------
 
     @property
     def finished(self) -> bool:
@@ -204,7 +210,7 @@ class Session:
     def _resync_when_drained(self) -> None:
         """Once a full queue is half empty, reconnect: the gap fill brings back every refused item, in order."""
         if self._refusing and self._resync is None and self._queue.size() <= self._queue.limit // 2:
-            self._resync = self._loop.create_task(self._connection.drop())
+            self._resync = self._loop.create_task(self._transport.resync())
 
     # The life of the session ----------------------------------------------------
 
@@ -224,8 +230,12 @@ class Session:
             raise failure
         reason = self._ended_reason or "shutdown"
         if reason == "shutdown" and not self._leave_on_shutdown:
+            await self._transport.close(final=False)
             return "abandoned"
-        await self._finish(reason)
+        try:
+            await self._finish(reason)
+        finally:
+            await self._transport.close(final=True)
         return reason
 
     async def _finish(self, reason: str) -> None:
@@ -254,7 +264,7 @@ class Session:
 
     async def _stay_connected(self) -> None:
         try:
-            await self._connection.run()
+            await self._transport.run()
         except ChatOver:
             self._end("removed" if self._removed() else "chat_ended")
         finally:
