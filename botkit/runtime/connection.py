@@ -41,6 +41,8 @@ class ConnectionSettings:
 class ContactConnection:
     """The websocket transport: one socket per contact, its gap filled from the transcript on every connect."""
 
+    end_grace = 0.0
+
     def __init__(
         self,
         client: ParticipantClient,

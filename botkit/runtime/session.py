@@ -132,6 +132,7 @@ class Session:
         self._resync: asyncio.Task[None] | None = None
         self._ended_reason: str | None = None
         self._last_word: Item | None = None
+        self._last_word_due: asyncio.Event | None = None
         self._leave_on_shutdown = True
         self._connecting: asyncio.Task[None] | None = None
         self._consuming: asyncio.Task[None] | None = None
@@ -166,6 +167,11 @@ class Session:
         if not item.id or item.id in self._recent:
             return
         if self.finished:
+            if self._last_word_due is not None and item.content_type == v.EVENT_CHAT_ENDED:
+                self._recent.add(item.id)
+                self._last_word = item
+                self._last_word_due.set()
+                return
             metrics.EVENTS_DROPPED_AFTER_END.inc()
             return
         if item.content_type == v.EVENT_CHAT_ENDED:
@@ -336,8 +342,21 @@ class Session:
             item = await self._queue.get()
             self._resync_when_drained()
             if item is _END:
+                await self._last_word_if_due()
                 return
             await self._handle(item)
+
+    async def _last_word_if_due(self) -> None:
+        due = self._last_word_due
+        if due is None:
+            return
+        try:
+            async with asyncio.timeout(self._transport.end_grace):
+                await due.wait()
+        except TimeoutError:
+            return
+        if self._last_word is not None:
+            await self._handle(self._last_word)
 
     def _may_dispatch(self, item: Item) -> bool:
         """Nothing reaches a plugin once the chat is over for the bot, but the chat-ended event itself."""
@@ -438,7 +457,15 @@ class Session:
         except ParticipantServiceError as error:
             if error.status == 403:
                 self._end("removed" if self._removed() else "chat_ended")
+                self._await_last_word()
             raise
+
+    def _await_last_word(self) -> None:
+        """An end learned from a refusal, ahead of the chat-ended event: a transport that brings events later than
+        the service refuses (message streaming) gets its `end_grace` to bring it, so on_chat_ended runs the same
+        on every transport."""
+        if self._last_word is None and self._last_word_due is None and self._transport.end_grace > 0:
+            self._last_word_due = asyncio.Event()
 
     async def send_typing(self) -> SendResult | None:
         """Typing, at most once per window (10 s by default, like chatjs); None when throttled."""

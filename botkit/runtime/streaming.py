@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_ENDING = frozenset({v.EVENT_CHAT_ENDED, v.EVENT_PARTICIPANT_LEFT})
-
 
 @dataclass(frozen=True, slots=True)
 class StreamingSettings:
@@ -59,6 +57,9 @@ class StreamingSettings:
     missing_reads: int = 5
     """Reads an announced item may be absent from the transcript (a lagging read) before it is fed as it came."""
     missing_pause: float = 0.05
+    end_grace: float = 2.0
+    """Once the service answers 403 (the chat is over for the bot), how long the notification of the end itself
+    (chat.ended, or the bot's participant.left) is waited for, so that `on_chat_ended` runs as on a websocket."""
     stop_timeout: float = 5.0
     """Seconds StopContactStreaming may take, retries included; at shutdown, how long the stops are waited for."""
 
@@ -225,9 +226,17 @@ class StreamingTransport:
         self._failures = 0
         self._misses = 0
 
+    @property
+    def end_grace(self) -> float:
+        return self._hub.settings.end_grace
+
     def notify(self, item: Item) -> None:
         """A notification's item. One the transcript never holds is fed now; any other wakes the reader."""
-        if self._feed.finished or not item.id or self._feed.seen(item.id):
+        if not item.id or self._feed.seen(item.id):
+            return
+        if self._feed.finished:
+            if item.content_type == v.EVENT_CHAT_ENDED:
+                self._feed.feed(item)  # the session may still be waiting for it, to dispatch as its last word
             return
         if item.content_type in v.EPHEMERAL_CONTENT_TYPES or item.type == v.MESSAGEMETADATA:
             if self._live:
@@ -326,7 +335,7 @@ class StreamingTransport:
                         return False  # refused, or the chat is over: the cursor stays before it
                 self._cursor = item.id
         except ParticipantServiceError as error:
-            raise self._over(error) from None
+            raise await self._over(error) from None
         return True
 
     def _settle_announced(self) -> None:
@@ -354,19 +363,32 @@ class StreamingTransport:
         try:
             return await call
         except ParticipantServiceError as error:
-            raise self._over(error) from None
+            raise await self._over(error) from None
 
-    def _over(self, error: ParticipantServiceError) -> Exception:
-        """A 403 means the chat is over for the bot: the end itself, if a notification brought it, is still fed
-        (the transcript is closed to the bot now). Any other error is raised as it is."""
+    async def _over(self, error: ParticipantServiceError) -> Exception:
+        """A 403 means the chat is over for the bot, and the transcript is closed to it. The notification of the
+        end may still be on its way (the service revokes the token as it publishes the end): it is waited for a
+        moment, then what notifications brought is fed, oldest first. Any other error is raised as it is."""
         if error.status != 403:
             return error
-        if self._announced:
-            for item in sorted(self._announced.values(), key=_when):
-                if item.content_type in _ENDING:
-                    self._feed.feed(item)
-        self._announced = None
+        try:
+            async with asyncio.timeout(self._hub.settings.end_grace):
+                while not self._end_announced():
+                    self._wake.clear()
+                    await self._wake.wait()
+        except TimeoutError:
+            log.info("contact %s: the chat is over for the bot; no notification of its end came", self.contact_id)
+        announced, self._announced = self._announced or {}, None
+        for item in sorted(announced.values(), key=_when):
+            self._feed.feed(item)
         return ChatOver(error.code)
+
+    def _end_announced(self) -> bool:
+        return self._announced is not None and any(
+            item.content_type == v.EVENT_CHAT_ENDED
+            or (item.content_type == v.EVENT_PARTICIPANT_LEFT and item.participant_role == v.CUSTOM_BOT)
+            for item in self._announced.values()
+        )
 
     def _refresh_in(self) -> float:
         """Seconds until the connection token must be replaced (0 before the first)."""

@@ -42,6 +42,10 @@ class Feed(Protocol):
 class Transport(Protocol):
     """One contact's link to its chat."""
 
+    end_grace: float
+    """Seconds the chat-ended event may come after the service has refused the bot (403) and still be dispatched:
+    0 where events come before the refusal (the websocket), more where they may come later (message streaming)."""
+
     async def run(self) -> None:
         """Feed the session until the chat is over for the bot; raises ChatOver when the service says so."""
 
