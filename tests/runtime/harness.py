@@ -42,11 +42,13 @@ async def running_bot(
     *,
     connection: ConnectionSettings | None = None,
     transport: str = "websocket",
+    emulator: dict[str, Any] | None = None,
 ) -> AsyncIterator[BotProcess]:
     """A bot process with an embedded emulator on free ports and the given plugin objects.
 
     `extra_yaml` is merged over the base config; `connection` (heartbeat, backoff) is not in bot.yaml.
     `transport` is bot.yaml's (websocket or streaming, on a topic the bot binds its SNS route to itself).
+    `emulator` sets EmulatorConfig fields of the embedded emulator (SNS retries are 0.1 s apart by default here).
     """
     manager = new_plugin_manager()
     for number, plugin in enumerate(plugins):
@@ -56,7 +58,7 @@ async def running_bot(
     for layer in layers:
         merged = _merged(merged, yaml.safe_load(layer) or {})
     config = parse_config(yaml.safe_dump(merged))
-    overrides = {"sns_retry_delay_factor": SNS_RETRY_DELAY_FACTOR}
+    overrides = {"sns_retry_delay_factor": SNS_RETRY_DELAY_FACTOR, **(emulator or {})}
     async with BotProcess(config, manager, connection_settings=connection, emulator_overrides=overrides) as bot:
         yield bot
 
