@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 
 from botkit import hookimpl
+from botkit.bot import BotProcess, Endpoints
+from botkit.config import parse_config
 from botkit.connect.models import Item
 from botkit.connect.secrets import Secret
+from botkit.plugins import new_plugin_manager
 from botkit.runtime import metrics
 from botkit.runtime.streaming import Delivery, Streaming, StreamingSettings
 from tests.runtime.harness import TOPIC_ARN, Customer, running_bot
@@ -149,3 +153,43 @@ async def test_an_abandoned_session_keeps_its_stream_for_another_worker() -> Non
     await transport.close(final=False)
     await streaming.close()
     assert control.stopped == []
+
+
+async def test_the_bot_binds_its_sns_route_again_when_the_emulator_forgot_it() -> None:
+    """As after an emulator restart: the webhook and the subscription gone, the monitor registers both again,
+    the route confirms the new subscription, and the next chat is answered."""
+    echo = Echo()
+    config = parse_config(
+        "connect: {endpoint: embedded}\nemulator: {port: 0}\nserver: {port: 0}\n"
+        f"transport: streaming\nstreaming: {{topic_arn: '{TOPIC_ARN}'}}\n"
+    )
+    manager = new_plugin_manager()
+    manager.register(echo)
+    async with BotProcess(config, manager, check_interval=0.2, emulator_overrides={"sns_retry_delay_factor": 0.005}) as bot:
+        assert bot.emulator is not None and bot.sns_route is not None and bot.server_url is not None
+        base = bot.emulator.base_url
+        bot.sns_route.confirmed.clear()
+        async with aiohttp.ClientSession() as http:
+            async with http.delete(f"{base}/emulator/webhooks", json={"Url": bot.server_url + "/contact-flow"}) as answer:
+                assert answer.status == 200, await answer.text()
+            subscription = {"StreamingEndpointArn": TOPIC_ARN, "Url": bot.sns_url}
+            async with http.delete(f"{base}/emulator/streaming-endpoints", json=subscription) as answer:
+                assert answer.status == 200, await answer.text()
+        await asyncio.wait_for(bot.sns_route.confirmed.wait(), 10)
+        customer = Customer(base)
+        await customer.start()
+        await customer.send("still there?")
+        await customer.wait_for(lambda items: "echo: still there?" in customer.bot_messages())
+        await customer.close()
+
+
+@pytest.mark.parametrize(("emulator", "trusted"), [(True, True), (False, False)], ids=["emulator", "aws-mode"])
+def test_the_emulators_host_is_trusted_for_certificates_only_when_the_bot_is_pointed_at_it(
+    emulator: bool, trusted: bool
+) -> None:
+    config = parse_config(f"transport: streaming\nstreaming: {{topic_arn: '{TOPIC_ARN}'}}\n")
+    bot = BotProcess(config)
+    bot.endpoints = Endpoints("http://127.0.0.1:8765", "http://127.0.0.1:8765", "us-east-1", "instance", emulator)
+    _, route = bot._streaming(None, None)  # type: ignore[arg-type]
+    assert route._verifier.trusts("http://127.0.0.1:8765/emulator/sns/certificate.pem") is trusted
+    assert route._verifier.trusts("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem")
