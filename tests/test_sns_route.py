@@ -94,7 +94,8 @@ class Harness:
     route: SnsRoute
 
     async def signed(self, message: dict[str, str], certificate_url: str | None = None) -> bytes:
-        await self.sns.signer.sign(message, certificate_url or f"{self.sns.base}/cert.pem")
+        await self.sns.signer.sign(message)
+        message["SigningCertURL"] = certificate_url or f"{self.sns.base}/cert.pem"
         return json.dumps(message).encode()
 
     async def post(self, body: bytes, content_type: str = SNS_CONTENT_TYPE, kind: str = "Notification") -> Any:
