@@ -7,6 +7,7 @@ type's `Expect` phrase is what an error says the value must be.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -285,6 +286,19 @@ def _open_logging_schema(schema: dict[str, Any]) -> None:
     schema["additionalProperties"] = True
 
 
+HOST_NAME_SAYS = "a host name or host:port (such as sns.us-east-1.amazonaws.com), without scheme or path"
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def is_host_name(value: str) -> bool:
+    host, _, port = value.partition(":")
+    return _HOST_NAME.fullmatch(host.rstrip(".")) is not None and (not port or (port.isdigit() and int(port) < 65536))
+
+
+INTAKE_PATHS = frozenset({"/contact-flow", "/contacts", "/metrics", "/livez", "/readyz", "/healthz"})
+"""The intake server's own routes, which the SNS route must not shadow."""
+
+
 class StreamingConfig(Section):
     """Message streaming: contacts' events arrive as SNS notifications rather than over a websocket per contact."""
 
@@ -292,14 +306,22 @@ class StreamingConfig(Section):
         None, description="The SNS topic Amazon Connect streams the chats' messages to; required when "
         "`transport` is `streaming`."
     )
-    path: text("a URL path starting with /", lambda value: value.startswith("/")) = Field(
-        "/sns", description="Where on the bot's server SNS delivers notifications."
-    )
+    path: text(
+        "a path starting with / and none of the intake's own (" + ", ".join(sorted(INTAKE_PATHS)) + ")",
+        lambda value: value.startswith("/") and value.rstrip("/") not in INTAKE_PATHS,
+    ) = Field("/sns", description="Where on the bot's server SNS delivers notifications.")
     trusted_cert_hosts: Annotated[
-        tuple[text("a host name, host:port or URL"), ...], Expect("a list of host names, host:port or URLs")
+        tuple[text(HOST_NAME_SAYS, is_host_name), ...],
+        AfterValidator(lambda hosts: tuple(dict.fromkeys(host.rstrip(".").lower() for host in hosts))),
+        Expect("a list of host names"),
     ] = Field(
         (), description="Hosts, besides SNS's own, that signing certificates may come from (an emulator's)."
     )
+
+    @property
+    def region(self) -> str | None:
+        """The topic's region, from its ARN."""
+        return self.topic_arn.split(":")[3] if self.topic_arn else None
 
 
 class StoreOptions(Section):
@@ -477,7 +499,9 @@ class BotConfig(Section):
     @model_validator(mode="after")
     def _streaming_needs_a_topic(self) -> BotConfig:
         if self.transport == "streaming" and self.streaming.topic_arn is None:
-            _raise([(("streaming", "topic_arn"), "is required when transport is streaming")], "BotConfig")
+            if "streaming" in self.model_fields_set:  # point at the section that lacks it, else at the choice
+                _raise([(("streaming", "topic_arn"), "is required when transport is streaming")], "BotConfig")
+            _raise([(("transport",), "streaming needs streaming.topic_arn, the SNS topic's ARN")], "BotConfig")
         return self
 
 
