@@ -509,11 +509,12 @@ async def scenario(
     *,
     transport: str = "websocket",
     prepare: Callable[[Scenario], None] | None = None,
+    tuning: str = TUNING,
 ) -> AsyncIterator[Scenario]:
     """A bot with `echo` and fast reconnects, and a customer in a chat it has joined; no faults yet.
 
-    `prepare` runs before the chat starts."""
-    async with running_bot([echo], TUNING, connection=connection, transport=transport) as bot:
+    `prepare` runs before the chat starts; `tuning` is the bot.yaml laid over the harness's."""
+    async with running_bot([echo], tuning, connection=connection, transport=transport) as bot:
         chat = Scenario(bot, echo, bot_log, capsys)
         if prepare is not None:
             prepare(chat)
@@ -789,7 +790,9 @@ async def test_handler_stuck_while_the_customer_goes_on(
     overflows; what it refuses is not marked seen, nothing later is taken before it, and it all comes
     back from the transcript once the handler catches up. No reconnect while the handler is stuck."""
     echo = StuckEcho()
-    async with scenario(echo, bot_log, capsys) as chat:
+    # The handler stays stuck until released, however slowly the 40 messages go out on a loaded machine.
+    patient = TUNING + "runtime: {handler_timeout: 120, slow_handler_seconds: 60}\n"
+    async with scenario(echo, bot_log, capsys, tuning=patient) as chat:
         expected = numbered(40)
         await chat.send_all(expected[:20])
         async with asyncio.timeout(10):
