@@ -7,8 +7,10 @@ import dataclasses
 import ipaddress
 import logging
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import botocore.session
@@ -23,6 +25,7 @@ from botkit.connect.control import ControlPlaneClient
 from botkit.connect.endpoints import control_endpoint_for
 from botkit.connect.outbound import CA_BUNDLE_VARIABLE, ssl_context
 from botkit.connect.retry import RetryPolicy
+from botkit.connect.sns import SnsVerifier
 from botkit.emulator import Emulator, EmulatorConfig
 from botkit.emulator.faults import FaultSpec, load_fault_file
 from botkit.monitor import ConnectMonitor, Webhook, WebhookRefused
@@ -36,14 +39,18 @@ from botkit.runtime.dispatch import Dispatcher, DispatchSettings
 from botkit.runtime.manager import SessionManager
 from botkit.runtime.policies import ReceiptSettings
 from botkit.runtime.session import SessionSettings
+from botkit.runtime.streaming import Streaming, StreamingSettings
 from botkit.runtime.watchdog import LoopWatchdog
-from botkit.server import CONTACT_FLOW_PATH, build_intake_app
+from botkit.server import CONTACT_FLOW_PATH, SnsRoute, build_intake_app
 
 log = logging.getLogger(__name__)
 
 INFO_ATTEMPTS = 20
 CHECK_INTERVAL = 3.0
 """Seconds between checks that Amazon Connect answers and the emulator still has the bot's webhook."""
+SUBSCRIBE_TIMEOUT = 10.0
+"""Seconds an emulator has, at start, to send the SubscriptionConfirmation the bot's SNS route confirms."""
+STREAMING_ENDPOINTS_PATH = "/emulator/streaming-endpoints"
 
 
 class StartupError(Exception):
@@ -69,8 +76,10 @@ class BotProcess:
         *,
         connection_settings: ConnectionSettings | None = None,
         check_interval: float = CHECK_INTERVAL,
+        emulator_overrides: Mapping[str, Any] | None = None,
     ) -> None:
-        """`connection_settings` (heartbeat, rotation, reconnect backoff) and `check_interval` are not in bot.yaml;
+        """`connection_settings` (heartbeat, rotation, reconnect backoff), `check_interval` and `emulator_overrides`
+        (EmulatorConfig fields of an embedded emulator, e.g. a shorter SNS retry delay) are not in bot.yaml;
         tests pass shorter ones."""
         self.config = config
         self.plugin_manager = plugin_manager or new_plugin_manager()
@@ -89,6 +98,9 @@ class BotProcess:
         self._dispatcher: Dispatcher | None = None
         self._webhook: Webhook | None = None
         self._plugin_config = LivePluginConfig(config.plugin_config)
+        self._emulator_overrides = dict(emulator_overrides or {})
+        self.streaming: Streaming | None = None
+        self.sns_route: SnsRoute | None = None
 
     @property
     def ready(self) -> bool:
@@ -101,7 +113,7 @@ class BotProcess:
         self.plugin_names = load_plugins(self.plugin_manager, self.config.plugins, self.config.base_dir)
         if self.config.connect.embedded:
             self.emulator = Emulator(
-                EmulatorConfig(host=self.config.emulator.host, port=self.config.emulator.port),
+                EmulatorConfig(host=self.config.emulator.host, port=self.config.emulator.port, **self._emulator_overrides),
                 _faults(self.config),
             )
             await self.emulator.start()
@@ -125,6 +137,8 @@ class BotProcess:
             DispatchSettings(runtime.handler_threads, runtime.handler_timeout, runtime.slow_handler_seconds),
         )
         receipts = self.config.receipts
+        if self.config.transport == "streaming":
+            self.streaming, self.sns_route = self._streaming(participant_client, control_client)
         self.manager = SessionManager(
             participant_client,
             control_client,
@@ -138,6 +152,7 @@ class BotProcess:
             ),
             plugin_config=self._plugin_config,
             max_sessions=runtime.max_sessions,
+            transports=self.streaming,
         )
         self.watchdog = LoopWatchdog(self.config.runtime.max_loop_lag_seconds)
         await self._serve_intake()
@@ -159,6 +174,26 @@ class BotProcess:
         self.config = dataclasses.replace(self.config, plugins=config.plugins, plugin_config=config.plugin_config)
         return names
 
+    def _streaming(
+        self, participant_client: ParticipantClient, control_client: ControlPlaneClient
+    ) -> tuple[Streaming, SnsRoute]:
+        """Message streaming, and the SNS route it is fed through. Certificates are trusted from SNS's own host for
+        the topic's region and `streaming.trusted_cert_hosts`; over plain http from an emulator the bot is pointed
+        at (never in `credentials: aws` mode, where the host is not an emulator of the bot's choosing)."""
+        assert self.endpoints is not None
+        streaming = self.config.streaming
+        assert streaming.topic_arn is not None
+        settings = StreamingSettings(streaming.topic_arn, token_refresh_margin=self.connection_settings.token_refresh_margin)
+        hub = Streaming(participant_client, control_client, self.endpoints.instance_id, settings)
+        plain_http = (urlsplit(self.endpoints.control).netloc,) if self.endpoints.emulator else ()
+        verifier = SnsVerifier(
+            topic_arns=(streaming.topic_arn,),
+            trusted_cert_hosts=streaming.trusted_cert_hosts,
+            region=streaming.region,
+            plain_http_hosts=plain_http,
+        )
+        return hub, SnsRoute(streaming.path, verifier, hub)
+
     async def _endpoints(self) -> Endpoints:
         """On AWS (or with `credentials: aws`) everything comes from bot.yaml; an emulator is asked what it lacks."""
         connect = self.config.connect
@@ -179,7 +214,9 @@ class BotProcess:
 
     async def _serve_intake(self) -> None:
         assert self.manager is not None
-        app = build_intake_app(self.manager, lambda: self.readiness.accepting, self.config.intake)
+        app = build_intake_app(
+            self.manager, lambda: self.readiness.accepting, self.config.intake, sns=self.sns_route
+        )
         assert self.watchdog is not None
         manager = self.manager
         add_probe_routes(app, self.readiness, self.watchdog, lambda: len(manager.sessions))
@@ -200,7 +237,10 @@ class BotProcess:
         assert self.endpoints is not None and self.server_url is not None
         if self.endpoints.emulator:
             self._webhook = Webhook(self.endpoints.control, self.server_url + CONTACT_FLOW_PATH, self.config.intake.secret)
-            self._monitor = ConnectMonitor(self.readiness, [], self._webhook, self._check_interval)
+            bind = self._bind_sns_route if self.sns_route is not None else None
+            self._monitor = ConnectMonitor(
+                self.readiness, [], self._webhook, self._check_interval, after_register=bind
+            )
         else:
             # The control endpoint is probed signed, by its client; the participant one plainly, unless they are one.
             unsigned = [] if self.endpoints.participant == self.endpoints.control else [self.endpoints.participant]
@@ -213,7 +253,53 @@ class BotProcess:
             raise StartupError(str(error)) from None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise StartupError(f"could not register the webhook with the emulator: {error}") from None
+        if self.sns_route is not None and self.endpoints.emulator:
+            await self._until_subscribed()
         self._monitor.start()
+
+    @property
+    def sns_url(self) -> str | None:
+        """Where SNS delivers to this bot (`server_url` + `streaming.path`), on message streaming."""
+        if self.sns_route is None or self.server_url is None:
+            return None
+        return self.server_url + self.sns_route.path
+
+    async def _bind_sns_route(self) -> None:
+        """Pointed at an emulator, the bot subscribes its SNS route to the topic there itself, as SNS's Subscribe
+        does; the emulator then sends the SubscriptionConfirmation, which the route confirms."""
+        assert self.endpoints is not None and self.sns_url is not None
+        body = {"StreamingEndpointArn": self.config.streaming.topic_arn, "Urls": [self.sns_url]}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            async with http.put(self.endpoints.control + STREAMING_ENDPOINTS_PATH, json=body) as answer:
+                if answer.status >= 300:
+                    raise WebhookRefused(f"the emulator refused to subscribe the SNS route: HTTP {answer.status}")
+        log.info("subscribed %s to %s on the emulator", self.sns_url, self.config.streaming.topic_arn)
+
+    async def _until_subscribed(self) -> None:
+        """Wait for the subscription's confirmation (the emulator delivers nothing before), or find it confirmed
+        already (a bot restarted on the same URL)."""
+        assert self.sns_route is not None and self.endpoints is not None
+        if self.sns_route.confirmed.is_set() or await self._listed_as_confirmed():
+            return
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await self.sns_route.confirmed.wait()
+        except TimeoutError:
+            raise StartupError(
+                f"the emulator sent no SubscriptionConfirmation to {self.sns_url} within {SUBSCRIBE_TIMEOUT:g} s"
+            ) from None
+
+    async def _listed_as_confirmed(self) -> bool:
+        assert self.endpoints is not None
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            async with http.get(self.endpoints.control + STREAMING_ENDPOINTS_PATH) as answer:
+                if answer.status != 200:
+                    return False
+                listed = (await answer.json()).get("Subscriptions", [])
+        return any(
+            isinstance(entry, dict) and entry.get("Url") == self.sns_url and entry.get("Confirmed") is True
+            for entry in listed
+        )
 
     async def stop(self) -> None:
         """Refuse new contacts at once, give running handlers the grace, end or abandon every session, then close."""
@@ -226,12 +312,17 @@ class BotProcess:
                     await http.delete(self._webhook.emulator + "/emulator/webhooks", json={"Url": self._webhook.url})
             except (aiohttp.ClientError, TimeoutError):
                 log.info("could not unregister the webhook from the emulator")
+            await self._unbind_sns_route()
         if self.manager is not None:
             runtime = self.config.runtime
             await self.manager.shutdown(runtime.shutdown_grace_seconds, leave=runtime.on_shutdown == "disconnect")
+        if self.streaming is not None:
+            await self.streaming.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self.readiness.server = False
+        if self.sns_route is not None:
+            await self.sns_route.close()
         for client in self._clients:
             await client.close()
         if self._dispatcher is not None:
@@ -251,6 +342,17 @@ class BotProcess:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+    async def _unbind_sns_route(self) -> None:
+        if self._webhook is None or self.sns_url is None:
+            return
+        body = {"StreamingEndpointArn": self.config.streaming.topic_arn, "Url": self.sns_url}
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+                await http.delete(self._webhook.emulator + STREAMING_ENDPOINTS_PATH, json=body)
+        except (aiohttp.ClientError, TimeoutError):
+            log.info("could not unsubscribe the SNS route from the emulator")
 
 
 def _refuse_an_open_intake(config: BotConfig) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "RuntimeConfig",
     "ServerConfig",
     "StoreSettings",
+    "StreamingConfig",
     "TypingConfig",
     "load_config",
     "parse_config",
@@ -55,6 +56,12 @@ _REFERENCE = re.compile(r"\$\$\{|\$\{(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9-]{1,100}")
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_SNS_TOPIC_ARN = re.compile(r"arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}")
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_ROUTE_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+RESERVED_PATHS = frozenset({"/contact-flow", "/contacts", "/metrics", "/livez", "/readyz"})
+"""The intake's other routes: the SNS route may take none of them."""
+TRANSPORTS = ("websocket", "streaming")
 
 
 class ConfigError(ValueError):
@@ -266,6 +273,56 @@ class IntakeConfig:
     allow_unauthenticated: bool = _setting(False, _BOOLEAN)
 
 
+def _parse_hosts(validator: _Validator, node: yaml.Node, path: str) -> Any:
+    if _is_null(node):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        return validator.wrong(node, path, "a list of host names")
+    hosts: list[str] = []
+    for index, item in enumerate(node.value):
+        host = validator.checked(item, f"{path}[{index}]", _CERT_HOST)
+        if host is not _INVALID:
+            hosts.append(host.lower().rstrip("."))
+    return tuple(dict.fromkeys(hosts))
+
+
+_CERT_HOST = _Rule(
+    "a host name (such as sns.us-east-1.amazonaws.com), without scheme, port or path",
+    lambda value: isinstance(value, str) and _HOST_NAME.fullmatch(value.rstrip(".")) is not None,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingConfig:
+    """Message streaming (`transport: streaming`): the SNS topic Amazon Connect publishes the chats' items to,
+    the intake's route SNS delivers them to, and hosts trusted for SNS signing certificates besides
+    sns.<region>.<the partition's domain>."""
+
+    topic_arn: str | None = _setting(
+        None,
+        _optional(
+            _Rule(
+                "an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:botkit-chat",
+                lambda value: isinstance(value, str) and _SNS_TOPIC_ARN.fullmatch(value) is not None,
+            )
+        ),
+    )
+    path: str = _setting(
+        "/sns",
+        _Rule(
+            f"a path starting with / and none of the intake's own ({', '.join(sorted(RESERVED_PATHS))})",
+            lambda value: isinstance(value, str) and _ROUTE_PATH.fullmatch(value) is not None
+            and value.rstrip("/") not in RESERVED_PATHS,
+        ),
+    )
+    trusted_cert_hosts: tuple[str, ...] = field(default=(), metadata={"parse": _parse_hosts})
+
+    @property
+    def region(self) -> str | None:
+        """The topic's region, from its ARN."""
+        return self.topic_arn.split(":")[3] if self.topic_arn else None
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiptsConfig:
     """Which message receipts the bot sends, and how often at most."""
@@ -419,6 +476,8 @@ class BotConfig:
     )
     server: ServerConfig = _section(ServerConfig)
     intake: IntakeConfig = _section(IntakeConfig)
+    transport: str = _setting("websocket", _choice(TRANSPORTS))
+    streaming: StreamingConfig = _section(StreamingConfig)
     receipts: ReceiptsConfig = _section(ReceiptsConfig)
     typing: TypingConfig = _section(TypingConfig)
     runtime: RuntimeConfig = _section(RuntimeConfig)
@@ -546,7 +605,21 @@ class _Validator:
             self.wrong(root, "", "a mapping of sections (connect, server, plugins, ...)", subject="the top level ")
             return BotConfig()
         config: BotConfig = self.section(root, "", BotConfig)
+        if config.transport == "streaming" and config.streaming.topic_arn is None:
+            node, key = self._place(root, "streaming", "topic_arn")
+            self.error(node, key, "is required when transport is streaming")
         return config
+
+    @staticmethod
+    def _place(root: yaml.MappingNode, section: str, key: str) -> tuple[yaml.Node, str]:
+        """Where to point for a missing `section.key`: the section if written, else the `transport` line."""
+        fallback: yaml.Node = root
+        for key_node, value_node in root.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == section:
+                return value_node if isinstance(value_node, yaml.MappingNode) else key_node, f"{section}.{key}"
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "transport":
+                fallback = key_node
+        return fallback, f"{section}.{key}"
 
     def section(self, node: yaml.Node, path: str, cls: type, *, extras: bool = False) -> Any:
         """Build dataclass `cls` from a mapping: known keys are parsed, unknown ones reported (or kept as extras)."""

@@ -50,13 +50,17 @@ class ConnectMonitor:
         interval: float,
         *,
         signed_probe: SignedProbe | None = None,
+        after_register: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`endpoints` are base URLs of Amazon Connect to GET plainly; `signed_probe` checks one that takes only
-        SigV4-signed requests (the `connect` API on AWS). With a `webhook`, its emulator's answer is enough."""
+        SigV4-signed requests (the `connect` API on AWS). With a `webhook`, its emulator's answer is enough.
+        `after_register` runs each time the webhook is registered: what else an emulator forgets when it
+        restarts is bound again there (the bot's SNS route, on message streaming)."""
         self._readiness = readiness
         self._endpoints = [webhook.emulator] if webhook else list(dict.fromkeys(endpoints))
         self._webhook = webhook
         self._signed_probe = None if webhook else signed_probe
+        self._after_register = after_register
         self._interval = interval
         self._timeout = min(5.0, max(1.0, interval))
         self._http = client_session(timeout=aiohttp.ClientTimeout(total=self._timeout))
@@ -103,6 +107,8 @@ class ConnectMonitor:
             if answer.status >= 300:
                 self._readiness.webhook = False
                 raise WebhookRefused(f"the emulator refused the webhook: HTTP {answer.status}")
+        if self._after_register is not None:
+            await self._after_register()
         self._readiness.webhook = True
 
     async def _every_interval(self) -> None:

@@ -4,6 +4,7 @@
   (the emulator POSTs the same); the bot joins the contact as a custom bot.
 - `POST /contacts`: a participant token obtained elsewhere, `{"ContactId", "ParticipantToken", "ParticipantId"}`.
 - `GET /metrics`: Prometheus metrics (sessions, hook calls and durations, failures, reconnects).
+- `POST /sns` (`streaming.path`), with `transport: streaming`: SNS's own requests; see `SnsRoute`.
 
 With `intake.secret` set, both POST routes need an `X-Botkit-Signature` (botkit.connect.signature). A request is
 checked in this order, so that nothing in a body is parsed or acted on before its sender is proven, and no
@@ -34,12 +35,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from botkit.config import IntakeConfig
 from botkit.connect.errors import ParticipantConnectionError, ParticipantServiceError
+from botkit.connect.models import Item
 from botkit.connect.secrets import Secret
 from botkit.connect.signature import HEADER, Signature, SignatureError
+from botkit.connect.sns import NOTIFICATION, SUBSCRIPTION_CONFIRMATION, SnsRejected, SnsUnavailable, SnsVerifier
 from botkit.jsondepth import nested_deeper_than
 from botkit.runtime.logcontext import about_contact
 from botkit.runtime.manager import CapacityExceeded, NotACustomBot, SessionManager
-from botkit.runtime.metrics import count_intake
+from botkit.runtime.metrics import SNS_MESSAGES, count_intake
+from botkit.runtime.streaming import Delivery, Streaming
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,11 @@ BODY_TIMEOUT = 10.0
 """Seconds a request has to send its body, once its headers are in."""
 JOIN_DEADLINE = 6.0
 """Seconds CreateParticipant may take, retries included: within the 8 s a contact flow gives its Lambda."""
+SNS_MAX_BODY = 256 * 1024
+"""SNS's largest message."""
+SNS_CONTENT_TYPES = frozenset({"text/plain", "application/json"})
+"""SNS posts `text/plain; charset=UTF-8` with a JSON body; application/json is taken too."""
+CONFIRM_TIMEOUT = 10.0
 
 
 class IntakeError(Exception):
@@ -75,6 +84,7 @@ def build_intake_app(
     header_timeout: float = HEADER_TIMEOUT,
     body_timeout: float = BODY_TIMEOUT,
     join_deadline: float = JOIN_DEADLINE,
+    sns: SnsRoute | None = None,
 ) -> web.Application:
     """The intake's routes; `header_timeout` and `body_timeout` bound how long a slow client holds a connection,
     and `join_deadline` how long CreateParticipant may take, retries included."""
@@ -136,8 +146,8 @@ def build_intake_app(
             response = web.json_response({"message": str(error)}, status=error.status, headers=headers)
             if error.status in (408, 413):
                 response.force_close()  # the rest of the body is never read: the connection cannot carry on
-        if request.path in INTAKE_ROUTES:  # the registered path, never an arbitrary one, is the label
-            count_intake(request.path, response.status)
+        if request.path in INTAKE_ROUTES or (sns is not None and request.path == sns.path):
+            count_intake(request.path, response.status)  # the registered path, never an arbitrary one, is the label
         return response
 
     # keepalive_timeout closes a connection that has not sent a whole request's headers in time: aiohttp arms
@@ -150,7 +160,133 @@ def build_intake_app(
     app.router.add_post(CONTACT_FLOW_PATH, contact_flow)
     app.router.add_post(CONTACTS_PATH, contacts)
     app.router.add_get(METRICS_PATH, metrics)
+    if sns is not None:
+
+        async def sns_messages(request: web.Request) -> web.Response:
+            return await sns.handle(request, is_ready, body_timeout)
+
+        app.router.add_post(sns.path, sns_messages)
     return app
+
+
+class SnsRoute:
+    """Where SNS delivers the chats' items (`transport: streaming`). SNS's signature is its authentication, so
+    no X-Botkit-Signature is asked for; nothing in a body is read or acted on before that signature holds.
+
+    - a body of at most 256 KiB, `text/plain` (as SNS posts) or `application/json` (415 otherwise);
+    - the signature, topic and age, checked by SnsVerifier: 403 when refused, never dispatched; 503 when the
+      signing certificate cannot be fetched just now, so SNS delivers the message again;
+    - SubscriptionConfirmation (taken while the bot is still starting: it binds its route first): confirmed by fetching its SubscribeURL, only when that is on a host trusted for
+      SNS (403 otherwise; 502 when the fetch fails, so SNS sends it again). UnsubscribeConfirmation: logged.
+    - Notification: its Message, a chat item, is handed to the contact's transport (`Streaming.deliver`). 200
+      once it is queued there (or held for a contact being joined, or known as a duplicate, or for a contact this
+      bot has no session for: answering 5xx would only make SNS repeat what no one here will take); 503 while
+      the bot is not ready or a contact being joined has too many held; 500 if it could not be queued. Never a
+      4xx for trouble that may pass: SNS retries only 5xx answers, time-outs and connection errors.
+    """
+
+    def __init__(self, path: str, verifier: SnsVerifier, streaming: Streaming) -> None:
+        self.path = path
+        self._verifier = verifier
+        self._streaming = streaming
+        self._http: aiohttp.ClientSession | None = None
+        self.confirmed = asyncio.Event()
+        """Set once this route has confirmed a subscription (a bot pointed at an emulator waits for it at start)."""
+
+    async def handle(self, request: web.Request, is_ready: Callable[[], bool], body_timeout: float) -> web.Response:
+        if request.content_type not in SNS_CONTENT_TYPES:
+            raise IntakeError(415, "Content-Type must be text/plain (as SNS posts) or application/json")
+        raw = await _body(request, SNS_MAX_BODY, body_timeout)
+        kind = _sns_type_label(request.headers.get("x-amz-sns-message-type"))
+        try:
+            message = await self._verifier.verify(raw)
+        except SnsRejected as error:
+            log.warning("SNS route: refused a message: %s", error.reason)
+            SNS_MESSAGES.labels(kind, "rejected").inc()
+            raise IntakeError(403, error.reason) from None
+        except SnsUnavailable as error:
+            log.warning("SNS route: could not verify a message now: %s", error.reason)
+            SNS_MESSAGES.labels(kind, "unavailable").inc()
+            raise IntakeError(503, error.reason) from None
+        kind = _sns_type_label(message.type)
+        if message.type == NOTIFICATION:
+            if not is_ready():
+                SNS_MESSAGES.labels(kind, "unavailable").inc()
+                raise IntakeError(503, "not ready")
+            return self._notification(message.message_id, message.message)
+        if message.type == SUBSCRIPTION_CONFIRMATION:
+            return await self._confirm(message.topic_arn, message.subscribe_url or "")
+        log.warning("SNS route: the subscription to %s was removed (UnsubscribeConfirmation): no notification"
+                    " will come until it is subscribed again", message.topic_arn)
+        SNS_MESSAGES.labels(kind, "accepted").inc()
+        return web.json_response({"message": "noted"})
+
+    def _notification(self, message_id: str, message: str) -> web.Response:
+        item = _chat_item(message)
+        if item is None:
+            SNS_MESSAGES.labels("Notification", "malformed").inc()
+            raise IntakeError(400, "the Message is not a chat item")
+        about_contact(item.contact_id or "")
+        try:
+            outcome = self._streaming.deliver(message_id, item)
+        except Exception:
+            log.exception("SNS route: could not queue item %s", item.id)
+            SNS_MESSAGES.labels("Notification", "failed").inc()
+            raise IntakeError(500, "could not queue the item") from None
+        if outcome is Delivery.BUSY:
+            SNS_MESSAGES.labels("Notification", "unavailable").inc()
+            raise IntakeError(503, "the contact is being joined: deliver again later")
+        SNS_MESSAGES.labels("Notification", "accepted").inc()
+        return web.json_response({"message": outcome.value})
+
+    async def _confirm(self, topic_arn: str, subscribe_url: str) -> web.Response:
+        if not self._verifier.trusts(subscribe_url):
+            log.warning("SNS route: a SubscriptionConfirmation for %s names a SubscribeURL on an untrusted host;"
+                        " not confirmed", topic_arn)
+            SNS_MESSAGES.labels("SubscriptionConfirmation", "rejected").inc()
+            raise IntakeError(403, "SubscribeURL not on a trusted SNS host")
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CONFIRM_TIMEOUT))
+        try:
+            async with self._http.get(subscribe_url, allow_redirects=False) as answer:
+                confirmed = answer.status < 300
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("SNS route: could not confirm the subscription to %s: %s", topic_arn, type(error).__name__)
+            confirmed = False
+        if not confirmed:
+            SNS_MESSAGES.labels("SubscriptionConfirmation", "failed").inc()
+            raise IntakeError(502, "could not confirm the subscription")
+        log.info("SNS route: confirmed the subscription to %s", topic_arn)
+        self.confirmed.set()
+        SNS_MESSAGES.labels("SubscriptionConfirmation", "accepted").inc()
+        return web.json_response({"message": "confirmed"})
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        await self._verifier.close()
+
+
+def _sns_type_label(kind: str | None) -> str:
+    """A bounded label: SNS's three types, or `other`."""
+    known = (NOTIFICATION, SUBSCRIPTION_CONFIRMATION, "UnsubscribeConfirmation")
+    return kind if kind in known else "other"
+
+
+def _chat_item(message: str) -> Item | None:
+    """The chat item a Notification's Message carries, or None when it is not one."""
+    if nested_deeper_than(message.encode("utf-8", "surrogatepass"), MAX_NESTING):
+        return None
+    try:
+        decoded = json.loads(message)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    item = Item.from_wire(decoded)
+    if not isinstance(item.id, str) or not item.id or not isinstance(item.contact_id, str) or not item.contact_id:
+        return None
+    return item
 
 
 async def _proven_json(

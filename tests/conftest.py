@@ -68,3 +68,12 @@ async def emulator() -> Any:
     """An in-process emulator on the test's own loop, for async clients."""
     async with Emulator(EmulatorConfig(port=0)) as running:
         yield running
+
+
+TRANSPORTS = ("websocket", "streaming")
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """bot.yaml's `transport`: tests taking this fixture run once on each, unchanged."""
+    return str(request.param)

@@ -163,6 +163,41 @@ class ControlPlaneClient:
             timeout,
         )
 
+    async def start_contact_streaming(
+        self,
+        instance_id: str,
+        contact_id: str,
+        topic_arn: str,
+        client_token: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> str:
+        """StartContactStreaming: every item of the chat is then published to the SNS topic `topic_arn`.
+
+        Returns the StreamingId, which StopContactStreaming needs. AWS's order for a custom bot on
+        streaming is this call, then CreateParticipant, then CreateParticipantConnection.
+        """
+        answer = await self._call(
+            "POST",
+            "/contact/start-streaming",
+            {
+                "InstanceId": instance_id,
+                "ContactId": contact_id,
+                "ChatStreamingConfiguration": {"StreamingEndpointArn": topic_arn},
+                "ClientToken": client_token or str(uuid.uuid4()),
+            },
+            "StartContactStreaming",
+            timeout,
+        )
+        return str(answer["StreamingId"])
+
+    async def stop_contact_streaming(
+        self, instance_id: str, contact_id: str, streaming_id: str, *, timeout: float | None = None
+    ) -> None:
+        """StopContactStreaming: the chat's items are no longer published for this StreamingId."""
+        body = {"InstanceId": instance_id, "ContactId": contact_id, "StreamingId": streaming_id}
+        await self._call("POST", "/contact/stop-streaming", body, "StopContactStreaming", timeout)
+
     async def stop_contact(self, instance_id: str, contact_id: str, *, timeout: float | None = None) -> None:
         body = {"InstanceId": instance_id, "ContactId": contact_id}
         await self._call("POST", "/contact/stop", body, "StopContact", timeout)

@@ -104,3 +104,13 @@ def _partition_of_region(region: str) -> _Partition | None:
     partitions = _partitions()
     listed = next((partition for partition in partitions if region in partition.regions), None)
     return listed or next((partition for partition in partitions if partition.region.fullmatch(region)), None)
+
+
+def service_hosts(service: str, region: str) -> frozenset[str]:
+    """`<service>.<region>.<suffix>` under each DNS suffix of the region's partition (`aws` when none names it).
+
+    Where AWS serves a regional service, e.g. SNS's signing certificates: `sns.cn-north-1.amazonaws.com.cn` in
+    China, `sns.us-gov-west-1.amazonaws.com` in GovCloud.
+    """
+    partition = _partition_of_region(region) or next(p for p in _partitions() if p.name == "aws")
+    return frozenset(f"{service}.{region}.{suffix}" for suffix in partition.dns_suffixes)

@@ -43,6 +43,15 @@ class EmulatorConfig:
     webhook_attempts: int = 5
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     streaming_endpoints: dict[str, list[str]] = field(default_factory=dict)
+    """SNS topic ARN to the URLs subscribed to it at start; each gets a SubscriptionConfirmation first."""
+    sns_signature_version: str = "1"
+    """"1" (SHA1withRSA, SNS's default) or "2" (SHA256withRSA), as a topic's SignatureVersion attribute sets it."""
+    sns_key_size: int = 2048
+    """Bits of the RSA key that signs SNS messages: signing is the emulator's heaviest work under load."""
+    sns_retry_delay_factor: float = 1.0
+    """Multiplies SNS's 20 s between delivery retries; tests set it small."""
+    sns_delivery_timeout: float = 15.0
+    """Seconds a delivery waits to connect, or for the subscriber's answer, before the attempt counts as a time-out."""
     sigv4: SigV4Key | None = None
     """When set, every `connect` call must carry a valid SigV4 signature by this key; otherwise any is accepted."""
     default_queue: str = "BasicQueue"

@@ -17,6 +17,7 @@ from botkit.emulator.faults import Faults, FaultSpec, FaultSpecError
 from botkit.emulator.flows import ContactFlow
 from botkit.emulator.hub import Hub
 from botkit.emulator.participant_api import public_base
+from botkit.emulator.streaming import Streaming
 from botkit.emulator.wireformat import has_lone_surrogate
 
 JOINABLE_ROLES = (v.AGENT, v.SUPERVISOR, v.CUSTOMER)
@@ -24,13 +25,20 @@ JOINABLE_ROLES = (v.AGENT, v.SUPERVISOR, v.CUSTOMER)
 
 class ControlApi:
     def __init__(
-        self, center: ContactCenter, config: EmulatorConfig, faults: Faults, hub: Hub, flow: ContactFlow
+        self,
+        center: ContactCenter,
+        config: EmulatorConfig,
+        faults: Faults,
+        hub: Hub,
+        flow: ContactFlow,
+        streaming: Streaming,
     ) -> None:
         self._center = center
         self._config = config
         self._faults = faults
         self._hub = hub
         self._flow = flow
+        self._streaming = streaming
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -41,11 +49,14 @@ class ControlApi:
             web.get("/emulator/faults", self.get_faults),
             web.put("/emulator/faults", self.put_faults),
             web.post("/emulator/faults/drop-websockets", self.drop_websockets),
+            web.get("/emulator/faults/stats", self.fault_stats),
             web.get("/emulator/webhooks", self.list_webhooks),
             web.post("/emulator/webhooks", self.add_webhook),
             web.delete("/emulator/webhooks", self.remove_webhook),
             web.put("/emulator/views/{ViewToken}", self.put_view),
+            web.get("/emulator/streaming-endpoints", self.list_streaming_endpoints),
             web.put("/emulator/streaming-endpoints", self.put_streaming_endpoint),
+            web.delete("/emulator/streaming-endpoints", self.remove_streaming_endpoint),
             web.get("/emulator/authenticate", self.authenticate),
         ]
 
@@ -93,6 +104,10 @@ class ControlApi:
         self._faults.apply(spec)
         return web.json_response(spec.as_dict())
 
+    async def fault_stats(self, request: web.Request) -> web.Response:
+        """What message streaming sent and what its faults did, since start: the numbers a test report quotes."""
+        return web.json_response({"streaming": self._streaming.stats.as_dict()})
+
     async def drop_websockets(self, request: web.Request) -> web.Response:
         """Close sockets now; narrowed by ContactId, ParticipantId or ParticipantRole when given."""
         body = await _json_object(request) if request.can_read_body else {}
@@ -134,15 +149,27 @@ class ControlApi:
         self._config.views[token] = view
         return web.json_response({"View": view})
 
+    async def list_streaming_endpoints(self, request: web.Request) -> web.Response:
+        return web.json_response({"Subscriptions": self._streaming.subscriptions()})
+
     async def put_streaming_endpoint(self, request: web.Request) -> web.Response:
+        """`{"StreamingEndpointArn", "Urls"}` subscribes the URLs to the topic, as SNS's Subscribe: each new one
+        gets a SubscriptionConfirmation and nothing else until it is confirmed; URLs already there stay."""
         body = await _json_object(request)
-        arn, urls = body.get("StreamingEndpointArn"), body.get("Urls")
-        if not isinstance(arn, str) or not arn.startswith("arn:"):
-            raise _bad_request("StreamingEndpointArn must be an ARN")
+        arn, urls = _topic_arn(body), body.get("Urls")
         if not isinstance(urls, list) or not urls:
             raise _bad_request("Urls must be a non-empty list of http(s) URLs")
-        self._config.streaming_endpoints[arn] = [_http_url(url) for url in urls]
-        return web.json_response({"StreamingEndpointArn": arn, "Urls": self._config.streaming_endpoints[arn]})
+        urls = await self._streaming.subscribe(arn, [_http_url(url) for url in urls])
+        return web.json_response({"StreamingEndpointArn": arn, "Urls": urls})
+
+    async def remove_streaming_endpoint(self, request: web.Request) -> web.Response:
+        """`{"StreamingEndpointArn", "Url"}`: pending deliveries stop; a confirmed subscriber gets an
+        UnsubscribeConfirmation, as on SNS."""
+        body = await _json_object(request)
+        arn, url = _topic_arn(body), _http_url(body.get("Url"))
+        if not await self._streaming.unsubscribe(arn, url):
+            raise ServiceError("ResourceNotFoundException", "No such subscription")
+        return web.json_response({"StreamingEndpointArn": arn, "Urls": self._streaming.urls(arn)})
 
     async def authenticate(self, request: web.Request) -> web.Response:
         """Stands in for the identity provider's page: it sends the customer straight back."""
@@ -162,6 +189,13 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if has_lone_surrogate(body):
         raise _bad_request("Body holds an unpaired UTF-16 surrogate escape")
     return body
+
+
+def _topic_arn(body: dict[str, Any]) -> str:
+    arn = body.get("StreamingEndpointArn")
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        raise _bad_request("StreamingEndpointArn must be an ARN")
+    return arn
 
 
 def _http_url(value: Any) -> str:

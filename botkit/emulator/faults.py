@@ -26,6 +26,60 @@ class FaultSpecError(ValueError):
 
 
 @dataclass(slots=True)
+class StreamingFaultSpec:
+    """What message streaming does to notifications, per delivery to a subscriber; rates are fractions from 0 to 1.
+
+    A duplicate is the same request sent twice (same MessageId), as SNS's at-least-once delivery does. A reordered
+    notification is held back until the contact's next one has gone out (or `reorder_hold_seconds` pass with none).
+    A delayed one goes out `delay_seconds` late, while the contact's later ones go on without it.
+    """
+
+    duplicate_rate: float = 0.0
+    reorder_rate: float = 0.0
+    reorder_hold_seconds: float = 1.0
+    delay_rate: float = 0.0
+    delay_seconds: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StreamingFaultSpec:
+        if not isinstance(data, dict):
+            raise FaultSpecError("streaming must be a mapping of knob to value")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise FaultSpecError(
+                f"unknown streaming fault knob(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        spec = cls(**data)
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        for name in ("duplicate_rate", "reorder_rate", "delay_rate"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value <= 1:
+                raise FaultSpecError(f"streaming.{name} must be a number from 0 to 1, not {value!r}")
+        for name in ("reorder_hold_seconds", "delay_seconds"):
+            value = getattr(self, name)
+            if not _is_number(value) or value < 0:
+                raise FaultSpecError(f"streaming.{name} must be a number >= 0, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFaults:
+    """What happens to one notification on its way to one subscriber."""
+
+    duplicate: bool = False
+    reorder: bool = False
+    hold: float = 0.0
+    """How long a reordered notification waits for the contact's next one."""
+    delay: float = 0.0
+
+
+NO_DELIVERY_FAULTS = DeliveryFaults()
+
+
+@dataclass(slots=True)
 class FaultSpec:
     """What to inject. Rates are fractions of calls or frames, from 0 to 1."""
 
@@ -36,6 +90,7 @@ class FaultSpec:
     operations: list[str] = field(default_factory=list)
     drop_websocket_rate: float = 0.0
     refuse_websockets_seconds: float = 0.0
+    streaming: StreamingFaultSpec = field(default_factory=StreamingFaultSpec)
     seed: int | None = None
 
     @classmethod
@@ -46,6 +101,8 @@ class FaultSpec:
         unknown = sorted(set(data) - known)
         if unknown:
             raise FaultSpecError(f"unknown fault knob(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if "streaming" in data:
+            data = {**data, "streaming": StreamingFaultSpec.from_dict(data["streaming"])}
         spec = cls(**data)
         spec.check()
         return spec
@@ -96,12 +153,15 @@ class Faults:
     def __init__(self, spec: FaultSpec | None = None) -> None:
         self.spec = FaultSpec()
         self._random = random.Random()
+        self._streaming_random = random.Random()
         self._refuse_until = 0.0
         self.apply(spec or FaultSpec())
 
     def apply(self, spec: FaultSpec) -> None:
         self.spec = spec
         self._random = random.Random(spec.seed)
+        # Its own generator, so the pattern of streaming faults for a seed does not shift with the API calls made.
+        self._streaming_random = random.Random(spec.seed)
         self._refuse_until = time.monotonic() + spec.refuse_websockets_seconds
 
     def applies_to(self, operation: str) -> bool:
@@ -127,6 +187,15 @@ class Faults:
 
     def refusing_websockets(self) -> bool:
         return time.monotonic() < self._refuse_until
+
+    def streaming_delivery(self) -> DeliveryFaults:
+        """The faults for the next notification to a subscriber; three draws each time, so a seed fixes the pattern."""
+        spec = self.spec.streaming
+        if not (spec.duplicate_rate or spec.reorder_rate or spec.delay_rate):
+            return NO_DELIVERY_FAULTS
+        draw = self._streaming_random.random
+        duplicate, reorder, delay = draw() < spec.duplicate_rate, draw() < spec.reorder_rate, draw() < spec.delay_rate
+        return DeliveryFaults(duplicate, reorder, spec.reorder_hold_seconds, spec.delay_seconds if delay else 0.0)
 
 
 def load_fault_file(path: str | Path) -> FaultSpec:

@@ -17,6 +17,7 @@ from botkit.emulator.faults import Faults, FaultSpec
 from botkit.emulator.flows import ContactFlow
 from botkit.emulator.hub import Hub
 from botkit.emulator.participant_api import WEBSOCKET_PATH, ParticipantApi
+from botkit.emulator.sns_api import SnsApi
 from botkit.emulator.streaming import Streaming
 from botkit.emulator.wireformat import new_id
 from botkit.oslimits import raise_open_files_limit
@@ -92,12 +93,15 @@ class Emulator:
         self.center = ContactCenter(self.config)
         self.hub = Hub(self.center, self.config, self.faults)
         self.flow = ContactFlow(self.center, self.config)
-        self.streaming = Streaming(self.center, self.config)
+        self.streaming = Streaming(self.center, self.config, self.faults, lambda: self.base_url)
         attachments = Attachments(self.center, self.config)
         self.app = web.Application(middlewares=[_service_envelope])
         self.app.router.add_routes(ParticipantApi(self.center, self.config, self.faults, attachments).routes())
         self.app.router.add_routes(ConnectApi(self.center, self.config, self.faults, self.streaming).routes())
-        self.app.router.add_routes(ControlApi(self.center, self.config, self.faults, self.hub, self.flow).routes())
+        self.app.router.add_routes(
+            ControlApi(self.center, self.config, self.faults, self.hub, self.flow, self.streaming).routes()
+        )
+        self.app.router.add_routes(SnsApi(self.streaming).routes())
         self.app.router.add_routes(attachments.routes())
         self.app.router.add_get(WEBSOCKET_PATH, self.hub.handle)
         self._runner: web.AppRunner | None = None
@@ -116,6 +120,7 @@ class Emulator:
         await site.start()
         self.port = self._runner.addresses[0][1]
         await self.hub.start()
+        await self.streaming.open()
 
     async def stop(self) -> None:
         await self.hub.stop()

@@ -1,39 +1,209 @@
-"""Message streaming: AWS's documented custom-bot transport, items POSTed as SNS notifications.
+"""Message streaming: AWS's documented custom-bot transport, every item of a contact as a signed SNS Notification.
 
-An SNS topic ARN is bound to local HTTP endpoints in the emulator's config
-(`streaming_endpoints`) or at run time; every item of a streamed contact then
-reaches them as the `Message` of an SNS `Notification`, in order.
+Topics and their subscribed URLs come from the emulator's config
+(`streaming_endpoints`) or `PUT /emulator/streaming-endpoints`. As on SNS, a
+new subscription first gets a signed SubscriptionConfirmation whose
+SubscribeURL is on the emulator, and nothing else until that URL is fetched.
+Once StartContactStreaming names a topic for a contact, each of the contact's
+items goes to every confirmed subscriber as the `Message` of a Notification,
+signed, in order, with SNS's retries (`sns_delivery`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+from yarl import URL
 
+from botkit.connect.secrets import Secret
 from botkit.emulator.config import EmulatorConfig
 from botkit.emulator.contacts import Contact, ContactCenter
 from botkit.emulator.errors import CONNECT, ServiceError
-from botkit.emulator.wireformat import dumps, iso_ms, new_id, utcnow
+from botkit.emulator.faults import Faults
+from botkit.emulator.sns_delivery import (
+    SNS_RETRIES,
+    SNS_RETRY_DELAY,
+    Courier,
+    DeliveryPolicy,
+    StreamingStats,
+    Subscriber,
+    Tasks,
+    shown,
+)
+from botkit.emulator.sns_messages import (
+    envelope,
+    item_attributes,
+    notification,
+    subscription_confirmation,
+    unsubscribe_confirmation,
+)
+from botkit.emulator.sns_signing import SnsSigner
+from botkit.emulator.wireformat import new_id
 
 log = logging.getLogger(__name__)
 
-POST_TIMEOUT = aiohttp.ClientTimeout(total=5)
+CERTIFICATE_PATH = "/emulator/sns/certificate.pem"
+CONFIRM_PATH = "/emulator/sns/confirm"
+UNSUBSCRIBE_PATH = "/emulator/sns/unsubscribe"
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    topic_arn: str
+    url: str
+    arn: str
+    token: Secret
+    """Proves a SubscribeURL came from the SubscriptionConfirmation; never logged."""
+    subscriber: Subscriber
+    confirmed: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "StreamingEndpointArn": self.topic_arn,
+            "Url": shown(self.url),
+            "SubscriptionArn": self.arn if self.confirmed else "PendingConfirmation",
+            "Confirmed": self.confirmed,
+        }
 
 
 class Streaming:
-    def __init__(self, center: ContactCenter, config: EmulatorConfig) -> None:
+    def __init__(
+        self, center: ContactCenter, config: EmulatorConfig, faults: Faults, base_url: Callable[[], str]
+    ) -> None:
         self._config = config
+        self._faults = faults
+        self._base_url = base_url
+        self.stats = StreamingStats()
+        self.signer = SnsSigner(config.sns_key_size, config.sns_signature_version)
+        policy = DeliveryPolicy(
+            retries=SNS_RETRIES,
+            retry_delay=SNS_RETRY_DELAY * config.sns_retry_delay_factor,
+            timeout=config.sns_delivery_timeout,
+        )
+        self._courier = Courier(policy, self.stats)
+        self._topics: dict[str, dict[str, Subscription]] = {}
+        self._lapsed: list[Subscription] = []
+        """Unsubscribed after confirmation: their UnsubscribeConfirmation's SubscribeURL restores them, as on SNS."""
         self._streams: dict[str, dict[str, str]] = {}
         self._tokens: dict[str, dict[str, str]] = {}
-        self._http: aiohttp.ClientSession | None = None
+        self._tasks = Tasks()
         center.add_listener(self.deliver)
         center.on_contact_forgotten(self._forget)
 
+    async def open(self) -> None:
+        """Subscribes the URLs of the config, once the emulator listens (their SubscribeURL names its port)."""
+        for topic_arn, urls in self._config.streaming_endpoints.items():
+            await self.subscribe(topic_arn, urls)
+
+    # Topics and subscriptions ----------------------------------------------
+
+    def urls(self, topic_arn: str) -> list[str]:
+        return [shown(url) for url in self._topics.get(topic_arn, {})]
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return [s.summary() for topic in self._topics.values() for s in topic.values()]
+
+    async def subscribe(self, topic_arn: str, urls: list[str]) -> list[str]:
+        """Adds the URLs not yet subscribed; one still pending gets its SubscriptionConfirmation again, as on SNS."""
+        topic = self._topics.setdefault(topic_arn, {})
+        for url in urls:
+            subscription = topic.get(url)
+            if subscription is None:
+                subscription = topic[url] = Subscription(
+                    topic_arn, url, f"{topic_arn}:{new_id()}", Secret(secrets.token_hex(64)), self._subscriber(url)
+                )
+            if not subscription.confirmed:
+                await self._send_subscription_confirmation(subscription)
+        return self.urls(topic_arn)
+
+    def _subscriber(self, url: str) -> Subscriber:
+        return Subscriber(url, self._courier)
+
+    async def _send_subscription_confirmation(self, subscription: Subscription) -> None:
+        subscribe_url = self._own_url(
+            CONFIRM_PATH,
+            Action="ConfirmSubscription",
+            TopicArn=subscription.topic_arn,
+            Token=subscription.token.reveal(),
+        )
+        signed = subscription_confirmation(subscription.topic_arn, subscription.token.reveal(), subscribe_url)
+        await self.signer.sign(signed, self.certificate_url)
+        subscription.subscriber.dispatch(envelope(signed))
+        log.info(
+            "SNS: SubscriptionConfirmation %s for %s sent to %s; nothing goes there until its SubscribeURL is fetched",
+            signed["MessageId"], subscription.topic_arn, shown(subscription.url),
+        )
+
+    def confirm(self, topic_arn: str, token: str) -> str | None:
+        """ConfirmSubscription: the subscription's ARN, or None for a token this topic never sent."""
+        wanted = Secret(token)
+        for subscription in self._topics.get(topic_arn, {}).values():
+            if subscription.token == wanted:
+                if not subscription.confirmed:
+                    subscription.confirmed = True
+                    log.info("SNS: %s confirmed %s for %s", shown(subscription.url), subscription.arn, topic_arn)
+                return subscription.arn
+        for lapsed in self._lapsed:
+            if lapsed.topic_arn == topic_arn and lapsed.token == wanted:
+                return self._restore(lapsed)
+        return None
+
+    def _restore(self, lapsed: Subscription) -> str:
+        self._lapsed.remove(lapsed)
+        topic = self._topics.setdefault(lapsed.topic_arn, {})
+        if lapsed.url not in topic:
+            topic[lapsed.url] = Subscription(
+                lapsed.topic_arn, lapsed.url, lapsed.arn, lapsed.token, self._subscriber(lapsed.url), confirmed=True
+            )
+            log.info("SNS: %s restored %s for %s", shown(lapsed.url), lapsed.arn, lapsed.topic_arn)
+        return topic[lapsed.url].arn
+
+    async def unsubscribe(self, topic_arn: str, url: str) -> bool:
+        subscription = self._topics.get(topic_arn, {}).pop(url, None)
+        if subscription is None:
+            return False
+        await subscription.subscriber.close()
+        log.info("SNS: %s unsubscribed from %s", shown(url), topic_arn)
+        if subscription.confirmed:
+            self._lapsed.append(subscription)
+            await self._send_unsubscribe_confirmation(subscription)
+        return True
+
+    async def unsubscribe_arn(self, subscription_arn: str) -> bool:
+        for topic in self._topics.values():
+            for subscription in topic.values():
+                if subscription.confirmed and subscription.arn == subscription_arn:
+                    return await self.unsubscribe(subscription.topic_arn, subscription.url)
+        return False
+
+    async def _send_unsubscribe_confirmation(self, subscription: Subscription) -> None:
+        subscribe_url = self._own_url(
+            CONFIRM_PATH,
+            Action="ConfirmSubscription",
+            TopicArn=subscription.topic_arn,
+            Token=subscription.token.reveal(),
+        )
+        signed = unsubscribe_confirmation(
+            subscription.topic_arn, subscription.arn, subscription.token.reveal(), subscribe_url
+        )
+        await self.signer.sign(signed, self.certificate_url)
+        self._tasks.spawn(self._courier.deliver(subscription.url, envelope(signed, subscription.arn), self._tasks))
+
+    @property
+    def certificate_url(self) -> str:
+        return self._base_url() + CERTIFICATE_PATH
+
+    def _own_url(self, path: str, **query: str) -> str:
+        return str(URL(self._base_url()).with_path(path).with_query(query))
+
+    # Contacts --------------------------------------------------------------
+
     def start(self, contact: Contact, topic_arn: str, client_token: str) -> str:
-        if topic_arn not in self._config.streaming_endpoints:
+        if topic_arn not in self._topics:
             raise ServiceError(
                 "InvalidParameterException", f"No streaming endpoint is configured for {topic_arn}", service=CONNECT
             )
@@ -54,34 +224,21 @@ class Streaming:
             raise ServiceError("InvalidParameterException", "Unknown StreamingId", service=CONNECT)
 
     async def deliver(self, contact: Contact, item: dict[str, Any]) -> None:
+        """Signed once per topic (the signature covers nothing per subscriber), then queued for each subscriber."""
         for topic_arn in self._streams.get(contact.contact_id, {}).values():
-            for url in self._config.streaming_endpoints.get(topic_arn, []):
-                await self._post(url, topic_arn, item)
-
-    async def _post(self, url: str, topic_arn: str, item: dict[str, Any]) -> None:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=POST_TIMEOUT)
-        notification = {
-            "Type": "Notification",
-            "MessageId": new_id(),
-            "TopicArn": topic_arn,
-            "Message": dumps(item),
-            "Timestamp": iso_ms(utcnow()),
-            "SignatureVersion": "1",
-            "MessageAttributes": {
-                "ContactId": {"Type": "String", "Value": item["ContactId"]},
-                "ContentType": {"Type": "String", "Value": item["ContentType"]},
-                "Type": {"Type": "String", "Value": item["Type"]},
-            },
-        }
-        headers = {"x-amz-sns-message-type": "Notification", "x-amz-sns-topic-arn": topic_arn}
-        try:
-            async with self._http.post(url, json=notification, headers=headers) as response:
-                if response.status >= 300:
-                    log.warning("streaming endpoint %s answered %s", url, response.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            log.warning("streaming endpoint %s unreachable: %s", url, error)
+            if not any(s.confirmed for s in self._topics.get(topic_arn, {}).values()):
+                continue
+            signed = notification(topic_arn, item)
+            await self.signer.sign(signed, self.certificate_url)
+            attributes = item_attributes(item)
+            for subscription in [s for s in self._topics.get(topic_arn, {}).values() if s.confirmed]:
+                unsubscribe_url = self._own_url(UNSUBSCRIBE_PATH, Action="Unsubscribe", SubscriptionArn=subscription.arn)
+                request = envelope(signed, subscription.arn, unsubscribe_url, attributes, contact.contact_id)
+                subscription.subscriber.notify(request, self._faults.streaming_delivery())
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._tasks.cancel()
+        for topic in self._topics.values():
+            for subscription in topic.values():
+                await subscription.subscriber.close()
+        await self._courier.close()

@@ -1,4 +1,4 @@
-"""Keeping one contact connected: every reconnect decision lives here.
+"""The websocket transport: keeping one contact connected, every reconnect decision in one place.
 
 The loop creates a participant connection, opens and subscribes a socket,
 fills the gap from the transcript while holding live frames back, then lets
@@ -14,7 +14,7 @@ import random
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from botkit.connect import vocabulary as v
 from botkit.connect.client import ParticipantClient
@@ -23,6 +23,7 @@ from botkit.connect.models import Item
 from botkit.connect.secrets import Secret
 from botkit.connect.websocket import ChatSocket, SocketFailure
 from botkit.runtime import metrics
+from botkit.runtime.transport import ChatOver, Feed, OpenTransport
 
 log = logging.getLogger(__name__)
 
@@ -37,28 +38,11 @@ class ConnectionSettings:
     transcript_page: int = 100
 
 
-class Feed(Protocol):
-    """What the connection feeds: a session (or anything that orders and dedupes items)."""
-
-    contact_id: str
-
-    def feed(self, item: Item) -> None: ...
-
-    def seen(self, item_id: str) -> bool: ...
-
-    def connected(self, connection_token: Secret) -> None: ...
-
-    def live(self) -> None: ...
-
-    @property
-    def finished(self) -> bool: ...
-
-
-class ChatOver(Exception):
-    """The service no longer lets this participant in: the chat ended or the bot was removed."""
-
-
 class ContactConnection:
+    """The websocket transport: one socket per contact, its gap filled from the transcript on every connect."""
+
+    end_grace = 0.0
+
     def __init__(
         self,
         client: ParticipantClient,
@@ -98,6 +82,13 @@ class ContactConnection:
         """Close the current socket; the loop reconnects and fills the gap."""
         if self._socket is not None:
             await self._socket.close()
+
+    async def resync(self) -> None:
+        """A reconnect brings back what the session refused: its gap fill reads to the newest item seen."""
+        await self.drop()
+
+    async def close(self, *, final: bool) -> None:
+        """Nothing is held on the service: the socket closes with the session's task."""
 
     async def _connect_once(self) -> None:
         try:
@@ -211,6 +202,24 @@ class _Gate:
             self._held.append(item)
         else:
             self._target.feed(item)
+
+
+class WebsocketTransports:
+    """The default transport: nothing to do around a join, a socket per session."""
+
+    def __init__(self, client: ParticipantClient, settings: ConnectionSettings | None = None) -> None:
+        self._client = client
+        self._settings = settings or ConnectionSettings()
+
+    async def before_join(self, contact_id: str, *, timeout: float | None) -> None:
+        return None
+
+    def join_failed(self, contact_id: str) -> None:
+        return None
+
+    def opener(self, contact_id: str, participant_token: Secret) -> OpenTransport:
+        return lambda feed: ContactConnection(self._client, participant_token, feed, self._settings)
+
 
 
 def _seconds_until(expiry: datetime | None) -> float | None:

@@ -10,9 +10,10 @@ from typing import Any
 
 from botkit.connect import vocabulary as v
 from botkit.connect.client import ParticipantClient
-from botkit.connect.control import ControlPlaneClient
+from botkit.connect.control import ControlPlaneClient, JoinedParticipant
 from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
+from botkit.runtime.connection import WebsocketTransports
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.logcontext import about_contact
 from botkit.runtime.session import (
@@ -22,6 +23,7 @@ from botkit.runtime.session import (
     Session,
     SessionSettings,
 )
+from botkit.runtime.transport import Transports
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ class SessionManager:
         settings: SessionSettings | None = None,
         plugin_config: Mapping[str, Mapping[str, Any]] | None = None,
         max_sessions: int = 20_000,
+        transports: Transports | None = None,
     ) -> None:
+        """`transports`: how sessions reach their chats; a websocket each unless told otherwise."""
         self._participants = participant_client
         self._control = control_client
         self._dispatcher = dispatcher
@@ -60,6 +64,7 @@ class SessionManager:
         self._settings = settings or SessionSettings()
         self._plugin_config = {} if plugin_config is None else plugin_config  # may be a live view
         self._max_sessions = max_sessions
+        self._transports = transports or WebsocketTransports(participant_client, self._settings.connection)
         self.sessions: dict[str, Session] = {}
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._joining: dict[str, asyncio.Future[Session | None]] = {}
@@ -78,13 +83,25 @@ class SessionManager:
             return running
         self._check_capacity()
         async with self._claim(contact_id) as settle:
-            joined = await self._control.create_participant(
-                self._instance_id, contact_id, self._display_name, timeout=timeout
-            )
+            joined = await self._create_participant(contact_id, timeout)
             session = self.adopt(
                 contact_id, joined.participant_token, joined.participant_id, initial_contact_id=initial_contact_id
             )
             return settle(session)
+
+    async def _create_participant(self, contact_id: str, timeout: float | None) -> JoinedParticipant:
+        """The transport's step before a join (StartContactStreaming), then CreateParticipant, in one deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        await self._transports.before_join(contact_id, timeout=timeout)
+        try:
+            remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
+            return await self._control.create_participant(
+                self._instance_id, contact_id, self._display_name, timeout=remaining
+            )
+        except BaseException:
+            self._transports.join_failed(contact_id)
+            raise
 
     async def hand_in(
         self, contact_id: str, participant_token: Secret, participant_id: str, initial_contact_id: str | None = None
@@ -204,6 +221,7 @@ class SessionManager:
             self._plugin_config,
             participant_id,
             control=ContactControl(self._control, self._instance_id, initial_contact_id or contact_id),
+            transport=self._transports.opener(contact_id, participant_token),
         )
         self.sessions[contact_id] = session
         task = asyncio.get_running_loop().create_task(self._run(session), name=f"session-{contact_id}")

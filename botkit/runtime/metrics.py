@@ -30,6 +30,20 @@ EVENTS_DROPPED_AFTER_END = Counter(
     "botkit_events_dropped_after_end_total",
     "Events queued or arriving once the chat was over for the bot (ended, 403, session closing): not dispatched.",
 )
+STREAMING_NOTIFICATIONS = Counter(
+    "botkit_streaming_notifications_total",
+    "Verified SNS notifications of chat items, by what became of them (queued, held, duplicate, ignored, busy).",
+    ["outcome"],
+)
+STREAMING_READS = Counter(
+    "botkit_streaming_reads_total",
+    "Transcript reads of contacts on message streaming (one per wake; notifications arriving during one coalesce).",
+)
+SNS_MESSAGES = Counter(
+    "botkit_sns_messages_total",
+    "Requests to the SNS route, by SNS message type and outcome (accepted, rejected, malformed, failed).",
+    ["type", "outcome"],
+)
 LOOP_LAG = Gauge("botkit_loop_lag_seconds", "How late the event loop is now (0 while it runs freely).")
 LOOP_STALLS = Counter(
     "botkit_loop_stalls_total", "Times the event loop did not run for runtime.max_loop_lag_seconds or longer."

@@ -1,8 +1,8 @@
 """One contact's session: ordered, de-duplicated events, the participants, state, and the send API.
 
-Items may come from anywhere (the websocket, a transcript gap fill, a future
-streaming transport): `feed` drops what was seen and queues the rest in
-order; one consumer task hands them to the hooks, one at a time.
+Items come from the session's transport (a websocket, or message streaming; see runtime/transport.py),
+and the session never knows which: `feed` drops what was seen and queues the rest in order; one consumer
+task hands them to the hooks, one at a time.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from botkit.connect.errors import ParticipantConnectionError, ParticipantService
 from botkit.connect.models import Item, SendResult
 from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
-from botkit.runtime.connection import ChatOver, ConnectionSettings, ContactConnection
+from botkit.runtime.connection import ConnectionSettings, ContactConnection
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.policies import Receipts, ReceiptSettings, TypingThrottle
+from botkit.runtime.transport import ChatOver, OpenTransport
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,9 @@ class Session:
         participant_id: str | None = None,
         *,
         control: ContactControl | None = None,
+        transport: OpenTransport | None = None,
     ) -> None:
+        """`transport` opens the link to the chat (the manager's choice); without it, a websocket."""
         self.contact_id = contact_id
         self.participant_id = participant_id
         self.state: dict[str, Any] = {}
@@ -129,18 +132,22 @@ class Session:
         self._resync: asyncio.Task[None] | None = None
         self._ended_reason: str | None = None
         self._last_word: Item | None = None
+        self._last_word_due: asyncio.Event | None = None
         self._leave_on_shutdown = True
         self._connecting: asyncio.Task[None] | None = None
         self._consuming: asyncio.Task[None] | None = None
         self._grace: asyncio.TimerHandle | None = None
         self._typing = TypingThrottle(self._settings.typing_throttle_seconds)
         self._receipts = Receipts(self._settings.receipts, self.send_event, self._receipts_allowed)
-        self._connection = ContactConnection(client, participant_token, self, self._settings.connection)
+        if transport is None:
+            settings = self._settings.connection
+            transport = lambda feed: ContactConnection(client, participant_token, feed, settings)  # noqa: E731
+        self._transport = transport(self)
 
     def __repr__(self) -> str:
         return f"Session(contact_id={self.contact_id!r}, participant_id={self.participant_id!r})"
 
-    # What the connection calls ------------------------------------------------
+    # What the transport calls ------------------------------------------------
 
     @property
     def finished(self) -> bool:
@@ -160,6 +167,11 @@ class Session:
         if not item.id or item.id in self._recent:
             return
         if self.finished:
+            if self._last_word_due is not None and item.content_type == v.EVENT_CHAT_ENDED:
+                self._recent.add(item.id)
+                self._last_word = item
+                self._last_word_due.set()
+                return
             metrics.EVENTS_DROPPED_AFTER_END.inc()
             return
         if item.content_type == v.EVENT_CHAT_ENDED:
@@ -204,7 +216,7 @@ class Session:
     def _resync_when_drained(self) -> None:
         """Once a full queue is half empty, reconnect: the gap fill brings back every refused item, in order."""
         if self._refusing and self._resync is None and self._queue.size() <= self._queue.limit // 2:
-            self._resync = self._loop.create_task(self._connection.drop())
+            self._resync = self._loop.create_task(self._transport.resync())
 
     # The life of the session ----------------------------------------------------
 
@@ -224,8 +236,12 @@ class Session:
             raise failure
         reason = self._ended_reason or "shutdown"
         if reason == "shutdown" and not self._leave_on_shutdown:
+            await self._transport.close(final=False)
             return "abandoned"
-        await self._finish(reason)
+        try:
+            await self._finish(reason)
+        finally:
+            await self._transport.close(final=True)
         return reason
 
     async def _finish(self, reason: str) -> None:
@@ -254,7 +270,7 @@ class Session:
 
     async def _stay_connected(self) -> None:
         try:
-            await self._connection.run()
+            await self._transport.run()
         except ChatOver:
             self._end("removed" if self._removed() else "chat_ended")
         finally:
@@ -326,8 +342,21 @@ class Session:
             item = await self._queue.get()
             self._resync_when_drained()
             if item is _END:
+                await self._last_word_if_due()
                 return
             await self._handle(item)
+
+    async def _last_word_if_due(self) -> None:
+        due = self._last_word_due
+        if due is None:
+            return
+        try:
+            async with asyncio.timeout(self._transport.end_grace):
+                await due.wait()
+        except TimeoutError:
+            return
+        if self._last_word is not None:
+            await self._handle(self._last_word)
 
     def _may_dispatch(self, item: Item) -> bool:
         """Nothing reaches a plugin once the chat is over for the bot, but the chat-ended event itself."""
@@ -429,7 +458,15 @@ class Session:
         except ParticipantServiceError as error:
             if error.status == 403:
                 self._end("removed" if self._removed() else "chat_ended")
+                self._await_last_word()
             raise
+
+    def _await_last_word(self) -> None:
+        """An end learned from a refusal, ahead of the chat-ended event: a transport that brings events later than
+        the service refuses (message streaming) gets its `end_grace` to bring it, so on_chat_ended runs the same
+        on every transport."""
+        if self._last_word is None and self._last_word_due is None and self._transport.end_grace > 0:
+            self._last_word_due = asyncio.Event()
 
     async def send_typing(self) -> SendResult | None:
         """Typing, at most once per window (10 s by default, like chatjs); None when throttled."""

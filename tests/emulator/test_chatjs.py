@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
+import signal
 import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from botkit import hookimpl
 from tests.conftest import aws_clients
+from tests.runtime.harness import running_bot
 
 NODE = shutil.which("node")
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
@@ -313,3 +319,180 @@ async def test_chatjs_customer_talks_to_a_python_agent(emulator: Any, chatjs_ins
                 for reader in readers:
                     reader.cancel()
                 await asyncio.gather(*readers, return_exceptions=True)
+
+
+# chatjs and the bot, on each transport ----------------------------------------------------------------
+
+BOT_TOPIC = "arn:aws:sns:us-east-1:123456789012:botkit-chat"
+
+
+class Answering:
+    """A bot that types, then echoes every message; it records what it handled and how its session ended."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.chat_ended = 0
+        self.end_reason: str | None = None
+        self.ended = asyncio.Event()
+
+    @hookimpl
+    async def on_message(self, session: Any, message: Any) -> None:
+        self.messages.append(message.content)
+        await session.send_typing()
+        await session.send_message(f"echo: {message.content}")
+
+    @hookimpl
+    def on_chat_ended(self) -> None:
+        self.chat_ended += 1
+
+    @hookimpl
+    def on_session_end(self, reason: str) -> None:
+        self.end_reason = reason
+        self.ended.set()
+
+
+async def start_chat(base_url: str) -> dict[str, Any]:
+    """StartChatContact with boto3 (in a thread: the emulator may share this loop), with the initial message."""
+    connect, _ = aws_clients(base_url)
+    async with aiohttp.ClientSession() as http, http.get(f"{base_url}/emulator/info") as response:
+        info = await response.json()
+    chat: dict[str, Any] = await asyncio.to_thread(
+        connect.start_chat_contact,
+        InstanceId=info["instanceId"],
+        ContactFlowId=info["contactFlowId"],
+        ParticipantDetails={"DisplayName": "Ada (chatjs)"},
+        InitialMessage={"ContentType": "text/plain", "Content": INITIAL_MESSAGE},
+    )
+    return {key: chat[key] for key in ("ContactId", "ParticipantId", "ParticipantToken")}
+
+
+async def chatjs_customer_of_the_bot(base_url: str, chat: dict[str, Any], js_dir: Path) -> list[dict[str, Any]]:
+    """customer.mjs through a whole chat with the bot: every line it printed, once it exited 0."""
+    assert NODE is not None
+    node = await asyncio.create_subprocess_exec(
+        NODE,
+        "customer.mjs",
+        base_url,
+        json.dumps(chat),
+        f"--timeout={NODE_TIMEOUT}",
+        f"--message={CUSTOMER_MESSAGE}",
+        "--reply-role=CUSTOM_BOT",
+        f"--reply=echo: {CUSTOMER_MESSAGE}",
+        cwd=js_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(NODE_TIMEOUT + 5):
+            stdout, stderr = await node.communicate()
+    finally:
+        if node.returncode is None:
+            node.kill()
+            await node.wait()
+    lines = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    tail = "\n".join(stderr.decode(errors="replace").splitlines()[-40:])
+    assert node.returncode == 0, f"customer.mjs exited {node.returncode}: {lines[-3:]}\n{tail}"
+    events = [line["event"] for line in lines]
+    assert "error" not in events and "connectionBroken" not in events, lines
+    return lines
+
+
+def check_the_customer_heard_the_bot(lines: list[dict[str, Any]]) -> None:
+    transcript = next(line for line in lines if line["event"] == "transcript")["items"]
+    assert INITIAL_MESSAGE in [item.get("Content") for item in transcript]
+    reply = next(line for line in lines if line["event"] == "agentReply")
+    assert reply["content"] == f"echo: {CUSTOMER_MESSAGE}"
+    bot_messages = [
+        line["data"]["Content"]
+        for line in lines
+        if line["event"] == "message" and line["data"].get("ParticipantRole") == "CUSTOM_BOT"
+        and line["data"].get("Type") == "MESSAGE"
+    ]
+    assert bot_messages.count(f"echo: {CUSTOMER_MESSAGE}") == 1, bot_messages
+    assert any(line["event"] == "typing" and line["data"].get("ParticipantRole") == "CUSTOM_BOT" for line in lines)
+    events = [line["event"] for line in lines]
+    assert events.index("ended") > events.index("agentTyping")
+
+
+async def test_chatjs_customer_talks_to_the_bot(transport: str, chatjs_installed: Path) -> None:
+    """The same chat, unchanged, on either transport: chatjs gets its answers, the bot hears each message once."""
+    bot_plugin = Answering()
+    async with running_bot([bot_plugin], "typing: {throttle_seconds: 0}", transport=transport) as bot:
+        assert bot.emulator is not None
+        chat = await start_chat(bot.emulator.base_url)
+        lines = await chatjs_customer_of_the_bot(bot.emulator.base_url, chat, chatjs_installed)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await bot_plugin.ended.wait()
+        streamed = bot.emulator.streaming.stats.as_dict()
+    check_the_customer_heard_the_bot(lines)
+    assert bot_plugin.messages == [INITIAL_MESSAGE, CUSTOMER_MESSAGE]
+    assert (bot_plugin.chat_ended, bot_plugin.end_reason) == (1, "chat_ended")
+    if transport == "streaming":
+        assert streamed["delivered"] > 0, streamed
+    else:
+        assert streamed["delivered"] == 0, streamed
+
+
+async def test_botkit_serve_on_streaming_answers_a_chatjs_customer(tmp_path: Path, chatjs_installed: Path) -> None:
+    """From a bot.yaml that says `transport: streaming`, `botkit serve` (a subprocess) answers a chatjs customer
+    on its emulator; the emulator's log shows the subscription handshake and the signed deliveries."""
+    (tmp_path / "answering.py").write_text(
+        textwrap.dedent(
+            """\
+            from botkit import hookimpl
+
+
+            @hookimpl
+            async def on_message(session, message):
+                await session.send_typing()
+                await session.send_message(f"echo: {message.content}")
+            """
+        ),
+        encoding="utf-8",
+    )
+    config = tmp_path / "bot.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            connect: {{endpoint: embedded}}
+            emulator: {{port: 0}}
+            server: {{port: 0}}
+            transport: streaming
+            streaming: {{topic_arn: "{BOT_TOPIC}"}}
+            plugins: [answering.py]
+            typing: {{throttle_seconds: 0}}
+            logging: {{level: DEBUG}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "botkit", "serve", str(config),
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    stderr = asyncio.create_task(process.stderr.read())
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            first = (await process.stdout.readline()).decode().strip()
+            await process.stdout.readline()  # "bot: <url> (plugins: ...)": the bot is ready
+        match = re.fullmatch(r"emulator: (http://127\.0\.0\.1:\d+)", first)
+        assert match, f"first line was {first!r}"
+        base_url = match.group(1)
+        chat = await start_chat(base_url)
+        lines = await chatjs_customer_of_the_bot(base_url, chat, chatjs_installed)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), STEP_TIMEOUT)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    err = (await stderr).decode()
+    assert code == 0, err[-4000:]
+    assert "Traceback" not in err
+    check_the_customer_heard_the_bot(lines)
+    assert re.search(r"SNS: signed SubscriptionConfirmation \S+ delivered to http://127\.0\.0\.1:\d+/sns: HTTP 200", err)
+    assert "SNS route: confirmed the subscription to " + BOT_TOPIC in err
+    contact = chat["ContactId"]
+    delivered = re.findall(rf"SNS: signed Notification \S+ \(contact {contact}\) delivered to \S+/sns: HTTP 200", err)
+    assert len(delivered) >= 6, err[-4000:]  # joins, two messages each way, the leave and the end, at least

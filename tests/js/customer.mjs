@@ -1,6 +1,7 @@
 // amazon-connect-chatjs, unchanged, as the CUSTOMER of a chat on the botkit emulator.
 //
 //   node customer.mjs EMULATOR_URL [CHAT_DETAILS_JSON] [--timeout=SECONDS] [--message=TEXT]
+//                     [--reply-role=AGENT|CUSTOM_BOT] [--reply=TEXT]
 //
 // CHAT_DETAILS_JSON is StartChatContact's answer ({"ContactId","ParticipantId","ParticipantToken"});
 // without it the script reads it from stdin. The script connects, loads the transcript the way apps
@@ -75,6 +76,10 @@ if (!/^https?:\/\/[^/]+$/.test(baseUrl)) {
 }
 const timeoutSeconds = Number(options.timeout || 20);
 const messageText = options.message || "Hello from chatjs";
+// Who answers (the agent by default, or a bot), and, if given, the exact reply to wait for: a bot may say other
+// things first.
+const replyRole = options["reply-role"] || "AGENT";
+const expectedReply = options.reply;
 
 async function readChatDetails() {
     let text = positional[1];
@@ -232,7 +237,11 @@ async function main() {
 
     const reply = await waitFor(
         "message",
-        (item) => item.Type === "MESSAGE" && item.ParticipantRole === "AGENT" && fromOthers(item),
+        (item) =>
+            item.Type === "MESSAGE" &&
+            item.ParticipantRole === replyRole &&
+            fromOthers(item) &&
+            (expectedReply === undefined || item.Content === expectedReply),
         "waiting for the agent's reply",
     );
     emit("agentReply", { id: reply.Id, content: reply.Content });
@@ -245,7 +254,7 @@ async function main() {
 
     const typing = await waitFor(
         "typing",
-        (item) => item.ParticipantRole === "AGENT" && fromOthers(item),
+        (item) => item.ParticipantRole === replyRole && fromOthers(item),
         "waiting for the agent's typing",
     );
     emit("agentTyping", { id: typing.Id });

@@ -26,20 +26,40 @@ receipts: {throttle_seconds: 0}
 runtime: {handler_timeout: 5, slow_handler_seconds: 1}
 """
 
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:botkit-chat"
+TRANSPORT_YAML = {
+    "websocket": "transport: websocket",
+    "streaming": f"transport: streaming\nstreaming: {{topic_arn: '{TOPIC_ARN}'}}",
+}
+SNS_RETRY_DELAY_FACTOR = 0.005
+"""SNS retries 20 s apart; 0.1 s in tests."""
+
 
 @asynccontextmanager
 async def running_bot(
-    plugins: Iterable[object], extra_yaml: str = "", *, connection: ConnectionSettings | None = None
+    plugins: Iterable[object],
+    extra_yaml: str = "",
+    *,
+    connection: ConnectionSettings | None = None,
+    transport: str = "websocket",
+    emulator: dict[str, Any] | None = None,
 ) -> AsyncIterator[BotProcess]:
     """A bot process with an embedded emulator on free ports and the given plugin objects.
 
     `extra_yaml` is merged over the base config; `connection` (heartbeat, backoff) is not in bot.yaml.
+    `transport` is bot.yaml's (websocket or streaming, on a topic the bot binds its SNS route to itself).
+    `emulator` sets EmulatorConfig fields of the embedded emulator (SNS retries are 0.1 s apart by default here).
     """
     manager = new_plugin_manager()
     for number, plugin in enumerate(plugins):
         manager.register(plugin, name=f"test-plugin-{number}")
-    config = parse_config(yaml.safe_dump(_merged(yaml.safe_load(BASE_YAML), yaml.safe_load(extra_yaml) or {})))
-    async with BotProcess(config, manager, connection_settings=connection) as bot:
+    layers = [BASE_YAML, TRANSPORT_YAML[transport], extra_yaml]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _merged(merged, yaml.safe_load(layer) or {})
+    config = parse_config(yaml.safe_dump(merged))
+    overrides = {"sns_retry_delay_factor": SNS_RETRY_DELAY_FACTOR, **(emulator or {})}
+    async with BotProcess(config, manager, connection_settings=connection, emulator_overrides=overrides) as bot:
         yield bot
 
 

@@ -62,9 +62,9 @@ class Recorder:
         return [name for name, _ in self.calls]
 
 
-async def test_a_whole_chat_through_every_hook() -> None:
+async def test_a_whole_chat_through_every_hook(transport: str) -> None:
     recorder = Recorder()
-    async with running_bot([recorder], "typing: {throttle_seconds: 0}") as bot:
+    async with running_bot([recorder], "typing: {throttle_seconds: 0}", transport=transport) as bot:
         customer = Customer(bot.emulator.base_url)
         await customer.start(initial_message="sent before the bot joined")
         transcript = await customer.wait_for_transcript(

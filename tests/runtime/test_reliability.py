@@ -41,6 +41,7 @@ import websockets
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.retries import standard
+from prometheus_client import REGISTRY
 
 from botkit import hookimpl
 from botkit.bot import BotProcess
@@ -425,6 +426,10 @@ class Scenario:
         self.customer = ResilientCustomer(bot.emulator.base_url)
         self._capsys = capsys
         self._started = time.monotonic()
+        self.streamed: dict[str, int] = {}
+        self._reads_before = REGISTRY.get_sample_value("botkit_streaming_reads_total") or 0.0
+        self.refused_by_bot = 0
+        """Notifications the bot's SNS route was made to answer 500 (SNS then delivers them again)."""
 
     async def put_faults(self, spec: dict[str, Any]) -> None:
         async with (
@@ -478,21 +483,40 @@ class Scenario:
         # No reply was left to chance: no SendMessage of the bot ran out of retries.
         assert not [line for line in self.bot_log.gave_up if line.startswith("SendMessage")], self.bot_log.gave_up
 
+        streamed = ""
+        if self.bot.streaming is not None:
+            async with aiohttp.ClientSession() as http, http.get(f"{self.emulator.base_url}/emulator/faults/stats") as answer:
+                self.streamed = (await answer.json())["streaming"]
+            reads = REGISTRY.get_sample_value("botkit_streaming_reads_total") or 0.0
+            streamed = (
+                f"\n  {streaming_summary(self.streamed, self.refused_by_bot)};"
+                f" the bot read the transcript {reads - self._reads_before:.0f} times"
+            )
         with self._capsys.disabled():
             print(
                 f"\n[reliability] {title}: {len(expected)} customer messages, {len(from_bot)} replies,"
                 f" {time.monotonic() - self._started:.1f} s\n  faults: {self.ledger.summary()}"
-                f"\n  {self.bot_log.summary()}\n  {customer.summary()}"
+                f"\n  {self.bot_log.summary()}\n  {customer.summary()}{streamed}"
             )
 
 
 @asynccontextmanager
 async def scenario(
-    echo: Echo, bot_log: BotLog, capsys: pytest.CaptureFixture[str], connection: ConnectionSettings = FAST
+    echo: Echo,
+    bot_log: BotLog,
+    capsys: pytest.CaptureFixture[str],
+    connection: ConnectionSettings = FAST,
+    *,
+    transport: str = "websocket",
+    prepare: Callable[[Scenario], None] | None = None,
 ) -> AsyncIterator[Scenario]:
-    """A bot with `echo` and fast reconnects, and a customer in a chat it has joined; no faults yet."""
-    async with running_bot([echo], TUNING, connection=connection) as bot:
+    """A bot with `echo` and fast reconnects, and a customer in a chat it has joined; no faults yet.
+
+    `prepare` runs before the chat starts."""
+    async with running_bot([echo], TUNING, connection=connection, transport=transport) as bot:
         chat = Scenario(bot, echo, bot_log, capsys)
+        if prepare is not None:
+            prepare(chat)
         try:
             await chat.customer.start()
             await chat.customer.wait_for(
@@ -789,3 +813,139 @@ async def test_handler_slower_than_the_customer(
         await chat.customer.wait_for_reply(expected[-1], timeout=20)
         await chat.finish(expected, f"handler slower than the customer, queue of 4 ({queue_full.count} overflows)")
     assert queue_full.count >= 3
+
+
+# Message streaming: SNS repeats, reorders and delays notifications; the bot's route fails some -----------------
+
+
+def streaming_summary(stats: dict[str, int], refused_by_bot: int) -> str:
+    return (
+        f"streaming: {stats['notifications']} notifications, {stats['duplicated']} duplicated,"
+        f" {stats['reordered']} reordered, {stats['delayed']} delayed; the bot's route answered 500 to"
+        f" {refused_by_bot}, SNS retried {stats['retries']} ({stats['failed_attempts']} failed attempts,"
+        f" {stats['dropped']} dropped, {stats['refused']} refused); {stats['delivered']} requests answered 2xx"
+    )
+
+
+def fail_some_deliveries(chat: Scenario, rate: float, seed: int) -> None:
+    """The bot's SNS route answers 500 to a seeded fraction of notifications, as a bot that cannot queue one does:
+    `Streaming.deliver` raises before taking it, so SNS must deliver it again."""
+    assert chat.bot.streaming is not None
+    deliver = chat.bot.streaming.deliver
+    draw = random.Random(seed).random
+
+    def failing(message_id: str, item: Any) -> Any:
+        if draw() < rate:
+            chat.refused_by_bot += 1
+            raise RuntimeError("injected: could not queue")
+        return deliver(message_id, item)
+
+    chat.bot.streaming.deliver = failing  # type: ignore[method-assign]
+
+
+async def test_streaming_notifications_repeated_reordered_and_delayed(
+    bot_log: BotLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """120 messages on message streaming while SNS (the emulator) sends 25 % of notifications twice, holds 20 %
+    back behind the contact's next one, and delays 10 % by 0.3 s; 30 % of GetTranscript calls fail (429/500).
+    Every message is handled once and answered once, in order."""
+    async with scenario(Echo(), bot_log, capsys, transport="streaming") as chat:
+        expected = numbered(120)
+        await chat.put_faults(
+            {
+                "streaming": {
+                    "duplicate_rate": 0.25,
+                    "reorder_rate": 0.2,
+                    "reorder_hold_seconds": 0.3,
+                    "delay_rate": 0.1,
+                    "delay_seconds": 0.3,
+                },
+                "error_rate": 0.3,
+                "operations": ["GetTranscript"],
+                "seed": 11,
+            }
+        )
+        for first in range(0, len(expected), 10):
+            await chat.send_all(expected[first : first + 10])
+        await chat.customer.wait_for_reply(expected[-1], timeout=30)
+        await chat.finish(expected, "streaming: notifications repeated, reordered and delayed (seeded)")
+    stats = chat.streamed
+    assert stats["duplicated"] >= 20 and stats["reordered"] >= 20 and stats["delayed"] >= 10, stats
+    assert sum(chat.ledger.errors.values()) >= 3
+
+
+async def test_streaming_route_fails_and_sns_delivers_again(
+    bot_log: BotLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """80 messages while the bot's SNS route answers 500 to 30 % of notifications (it could not queue them) and
+    SNS repeats 10 %: SNS delivers the failed ones again (3 retries), and each message is handled once."""
+    async with scenario(Echo(), bot_log, capsys, transport="streaming") as chat:
+        expected = numbered(80)
+        fail_some_deliveries(chat, 0.3, seed=12)
+        await chat.put_faults({"streaming": {"duplicate_rate": 0.1}, "seed": 13})
+        await chat.send_all(expected)
+        await chat.customer.wait_for_reply(expected[-1], timeout=30)
+        chat.bot.streaming.deliver = type(chat.bot.streaming).deliver.__get__(chat.bot.streaming)  # type: ignore[method-assign]
+        await chat.finish(expected, "streaming: the bot's route answers 500 to 30 %, SNS retries")
+    stats = chat.streamed
+    assert chat.refused_by_bot >= 20
+    assert stats["retries"] >= chat.refused_by_bot and stats["dropped"] == 0, stats
+
+
+async def test_streaming_connection_replaced_mid_chat(bot_log: BotLog, capsys: pytest.CaptureFixture[str]) -> None:
+    """The bot's connection tokens live 1.5 s, so it replaces its token (a new CreateParticipantConnection, then a
+    read forward from where it was) again and again while 60 messages arrive with SNS repeating and reordering
+    notifications. Nothing is handled twice or skipped across a replacement.
+
+    A bot process restarted mid-chat cannot be tested yet: without a store, a new process does not know the
+    contacts the old one was in (that is the store issue's); the replacement is what a restart keeps of it."""
+    async with scenario(Echo(), bot_log, capsys, transport="streaming", prepare=short_lived_bot_tokens) as chat:
+        refreshed = CallCount(chat.bot, "create_participant_connection")
+        expected = numbered(60)
+        await chat.put_faults({"streaming": {"duplicate_rate": 0.2, "reorder_rate": 0.2, "reorder_hold_seconds": 0.2}, "seed": 14})
+        for first in range(0, len(expected), 6):
+            await chat.send_all(expected[first : first + 6])
+            await chat.customer.wait_for_reply(expected[first + 5], timeout=15)
+            await refreshed.more_than(first // 6)
+        await chat.finish(expected, f"streaming: connection token replaced {refreshed.count} times mid-chat")
+
+
+def short_lived_bot_tokens(chat: Scenario) -> None:
+    """The bot's connection tokens live 1.5 s (the customer's keep the emulator's day)."""
+    center = chat.emulator.center
+    issue = center.issue_connection_token
+
+    def issue_for(participant: Any) -> Any:
+        if participant.role != CUSTOM_BOT:
+            return issue(participant)
+        ttl, center.config.connection_token_ttl = center.config.connection_token_ttl, 1.5
+        try:
+            return issue(participant)
+        finally:
+            center.config.connection_token_ttl = ttl
+
+    center.issue_connection_token = issue_for  # type: ignore[method-assign]
+
+
+class CallCount:
+    """Counts calls of one method of the bot's participant client, and waits for more of them."""
+
+    def __init__(self, bot: BotProcess, name: str) -> None:
+        assert bot.streaming is not None
+        client = bot.streaming.participants
+        original = getattr(client, name)
+        self.count = 0
+        self._changed = asyncio.Condition()
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            answer = await original(*args, **kwargs)
+            async with self._changed:
+                self.count += 1
+                self._changed.notify_all()
+            return answer
+
+        setattr(client, name, counted)
+
+    async def more_than(self, count: int, timeout: float = 10) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: self.count > count)
