@@ -127,7 +127,7 @@ async def _run_serve(args: argparse.Namespace) -> None:
             log.info(
                 "new contacts refused; running handlers get %s s, then every session %s",
                 config.runtime.shutdown_grace_seconds,
-                "ends and leaves its chat" if config.runtime.on_shutdown == "disconnect" else "is left as it is",
+                "ends and leaves its chat" if config.on_shutdown == "disconnect" else "is left for another worker",
             )
     except (StartupError, PluginLoadError, FaultSpecError) as error:
         raise SystemExit(f"botkit: {error}") from None

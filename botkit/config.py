@@ -351,7 +351,8 @@ class RuntimeConfig:
     event_loop: str = _setting("asyncio", _choice(("asyncio", "uvloop")))
     gc_threshold: int = _setting(10_000, _integer(0))
     shutdown_grace_seconds: float = _setting(20.0, _number(0, inclusive=True))
-    on_shutdown: str = _setting("disconnect", _choice(("disconnect", "abandon")))
+    on_shutdown: str | None = _setting(None, _optional(_choice(("disconnect", "abandon"))))
+    """None: `abandon` on a shared store (another worker resumes the chats), `disconnect` on memory."""
     max_loop_lag_seconds: float = _setting(1.0, _number(0, inclusive=False))
     dispatch_bot_messages: bool = _setting(False, _BOOLEAN)
 
@@ -484,6 +485,14 @@ class BotConfig:
     logging: LoggingConfig = _section(LoggingConfig, extras=True)
     store: StoreSettings = field(default_factory=StoreSettings, metadata={"parse": _parse_store})
     source: Path | None = None
+
+    @property
+    def on_shutdown(self) -> str:
+        """What a stopping worker does with its chats: `runtime.on_shutdown`, else by the store. With a shared store
+        the others carry the chats on (`abandon`); alone in memory, the bot leaves them (`disconnect`)."""
+        if self.runtime.on_shutdown is not None:
+            return self.runtime.on_shutdown
+        return "disconnect" if self.store.kind == "memory" else "abandon"
 
     @property
     def base_dir(self) -> Path:
