@@ -147,9 +147,10 @@ class BotProcess:
         if self.config.transport == "streaming":
             self.streaming, self.sns_route = self._streaming(participant_client, control_client)
         self.store = open_store(self.config.store, base_dir=self.config.base_dir)
-        self.ownership = Ownership(
-            self.store, new_worker_id(self.store), on_lost=self._lost, info=self._worker_info
-        )
+        if self.store.shared:  # in memory nothing could be read back: sessions are not saved, as before stores
+            self.ownership = Ownership(
+                self.store, new_worker_id(self.store), on_lost=self._lost, info=self._worker_info
+            )
         self.manager = SessionManager(
             participant_client,
             control_client,
@@ -176,15 +177,16 @@ class BotProcess:
     async def _take_part(self) -> None:
         """Announce this worker in the store and keep its leases; on a shared store, take back the live contacts
         it can and take part in the intake (runtime/fleet.py)."""
-        assert self.store is not None and self.ownership is not None and self.manager is not None
+        assert self.store is not None and self.manager is not None
+        if self.ownership is None:
+            return
         try:
             await self.ownership.beat()
         except Exception as error:
             raise StartupError(f"the store {self.config.store!r} cannot be reached: {type(error).__name__}: {error}") from None
         self.ownership.start()
-        if self.store.shared:
-            self.fleet = Fleet(self.manager, self.ownership, max_sessions=self.config.runtime.max_sessions)
-            await self.fleet.start()
+        self.fleet = Fleet(self.manager, self.ownership, max_sessions=self.config.runtime.max_sessions)
+        await self.fleet.start()
 
     def _lost(self, contact_id: str) -> None:
         if self.manager is not None:

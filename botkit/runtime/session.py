@@ -375,8 +375,8 @@ class Session:
             if keeper is not None and not await keeper.may_handle():
                 self._fence()
                 return
-            await self._handle(item)
-            if keeper is not None and not await self._saved(keeper, item):
+            handled = await self._handle(item)
+            if handled and keeper is not None and not await self._saved(keeper, item):
                 return
 
     async def _saved(self, keeper: Keeper, item: Item) -> bool:
@@ -419,16 +419,18 @@ class Session:
         """Nothing reaches a plugin once the chat is over for the bot, but the chat-ended event itself."""
         return self._ended_reason is None or item is self._last_word
 
-    async def _handle(self, item: Item) -> None:
+    async def _handle(self, item: Item) -> bool:
+        """Dispatch `item`; False for the bot's own items and other bots' messages, which no plugin hears (so there
+        is nothing to save: a resume reads them again and skips them the same way)."""
         own = self._own(item)
         self._track(item)
         if own:
             if item.content_type == v.EVENT_PARTICIPANT_LEFT:
                 self._end("removed")
-            return
+            return False
         is_message = item.type in (v.MESSAGE, v.ATTACHMENT)
         if is_message and self._from_another_bot(item):
-            return
+            return False
         hook = self._hook_for(item)
         if hook is None:
             _note_unknown(self.contact_id, item)
@@ -445,6 +447,7 @@ class Session:
             _handling.reset(handling)
         if is_message:
             self._receipts.read(item.id)
+        return True
 
     def _from_another_bot(self, item: Item) -> bool:
         """Two bots that answer each other would talk forever: another bot is heard only when configured."""

@@ -112,7 +112,10 @@ class ContactRecord:
     ) -> ContactRecord:
         """The record after `item_id` was handled: it becomes the last item, joins the recent ids (bounded), and
         `state`, when given, replaces the plugins' state."""
-        recent = (*(i for i in self.recent_ids if i != item_id), item_id)[-RECENT_IDS_KEPT:]
+        if item_id in self.recent_ids:  # rare (a redelivery): drop the old place, so the id is newest
+            recent = (*(i for i in self.recent_ids if i != item_id), item_id)
+        else:
+            recent = (*self.recent_ids[-RECENT_IDS_KEPT + 1 :], item_id)
         return dataclasses.replace(
             self,
             last_item_id=item_id,
