@@ -18,6 +18,7 @@ from botkit.config import (
     RetryConfig,
     RuntimeConfig,
     ServerConfig,
+    StreamingConfig,
     TypingConfig,
     load_config,
     parse_config,
@@ -525,3 +526,47 @@ def test_a_secret_yaml_reads_as_a_number_is_taken_as_its_text() -> None:
     """An error would have to echo it; a numeric secret is as good as any other once it is text."""
     config = parse("intake:\n  secret: 918273645\n")
     assert config.intake.secret is not None and config.intake.secret.reveal() == "918273645"
+
+
+def test_the_transport_is_websocket_unless_bot_yaml_says_streaming() -> None:
+    assert parse("").transport == "websocket"
+    config = parse(
+        """
+        transport: streaming
+        streaming:
+          topic_arn: arn:aws:sns:eu-west-2:123456789012:botkit-chat
+          trusted_cert_hosts: [sns.example.internal, SNS.Example.Internal.]
+        """
+    )
+    assert config.transport == "streaming"
+    assert config.streaming == StreamingConfig(
+        topic_arn="arn:aws:sns:eu-west-2:123456789012:botkit-chat", path="/sns", trusted_cert_hosts=("sns.example.internal",)
+    )
+    assert config.streaming.region == "eu-west-2"
+
+
+def test_streaming_needs_a_topic_and_names_the_key_and_line() -> None:
+    assert str(problem("server: {port: 1}\ntransport: streaming\n")) == (
+        "bot.yaml:2: streaming.topic_arn: is required when transport is streaming"
+    )
+    assert str(problem("transport: streaming\nstreaming:\n  path: /hooks/sns\n")) == (
+        "bot.yaml:3: streaming.topic_arn: is required when transport is streaming"
+    )
+
+
+def test_streaming_mistakes_name_key_and_line() -> None:
+    error = problem(
+        """\
+transport: sockets
+streaming:
+  topic_arn: arn:aws:sqs:us-east-1:123456789012:queue
+  path: /contact-flow
+  trusted_cert_hosts: [https://sns.example.com/, 7]
+"""
+    )
+    reasons = {(e.line, e.key): e.reason for e in error.errors}
+    assert reasons[(1, "transport")] == "must be one of websocket, streaming, got 'sockets'"
+    assert reasons[(3, "streaming.topic_arn")].startswith("must be an SNS topic ARN")
+    assert reasons[(4, "streaming.path")].startswith("must be a path starting with / and none of the intake's own")
+    assert reasons[(5, "streaming.trusted_cert_hosts[0]")].startswith("must be a host name")
+    assert reasons[(5, "streaming.trusted_cert_hosts[1]")].startswith("must be a host name")

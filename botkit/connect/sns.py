@@ -156,7 +156,11 @@ class SnsVerifier:
         return self._trusted_url(url) is not None
 
     async def verify(self, body: bytes | str) -> SnsMessage:
-        """The message in `body` once its signature holds; SnsRejected (403) or SnsUnavailable (5xx) if not."""
+        """The message in `body` once its signature holds; SnsRejected (403) or SnsUnavailable (5xx) if not.
+
+        Checks needing no request come first (shape, signature version, topic, age, certificate URL), so a
+        forgery for another topic or from an untrusted host costs nothing; then the certificate; then the signature.
+        """
         fields = _fields(body)
         signed = string_to_sign(fields)
         if any(not isinstance(fields.get(name), str) for name in _ENVELOPE_FIELDS):

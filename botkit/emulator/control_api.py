@@ -159,7 +159,7 @@ class ControlApi:
         arn, urls = _topic_arn(body), body.get("Urls")
         if not isinstance(urls, list) or not urls:
             raise _bad_request("Urls must be a non-empty list of http(s) URLs")
-        urls = await self._streaming.subscribe(arn, [_http_url(url) for url in urls])
+        urls = await self._streaming.subscribe(arn, [_http_url(url) for url in urls], public_base(request))
         return web.json_response({"StreamingEndpointArn": arn, "Urls": urls})
 
     async def remove_streaming_endpoint(self, request: web.Request) -> web.Response:

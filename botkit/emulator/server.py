@@ -93,7 +93,7 @@ class Emulator:
         self.center = ContactCenter(self.config)
         self.hub = Hub(self.center, self.config, self.faults)
         self.flow = ContactFlow(self.center, self.config)
-        self.streaming = Streaming(self.center, self.config, self.faults, lambda: self.base_url)
+        self.streaming = Streaming(self.center, self.config, self.faults)
         attachments = Attachments(self.center, self.config)
         self.app = web.Application(middlewares=[_service_envelope])
         self.app.router.add_routes(ParticipantApi(self.center, self.config, self.faults, attachments).routes())
@@ -120,7 +120,7 @@ class Emulator:
         await site.start()
         self.port = self._runner.addresses[0][1]
         await self.hub.start()
-        await self.streaming.open()
+        await self.streaming.open(self.base_url)
 
     async def stop(self) -> None:
         await self.hub.stop()

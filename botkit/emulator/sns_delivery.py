@@ -201,7 +201,8 @@ class Subscriber:
                 if faults.reorder and await self._next_arrives(lane, faults.hold):
                     later, later_faults = lane.queue.popleft()
                     await self._first_attempt(later, later_faults)
-                    self._courier.stats.reordered += 1
+                    if not later_faults.delay:  # a delayed one goes out after this one after all
+                        self._courier.stats.reordered += 1
                 await self._first_attempt(envelope, faults)
         finally:
             del self._lanes[contact_id]

@@ -85,13 +85,14 @@ def item_attributes(item: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 def envelope(
     signed: dict[str, str],
+    certificate_url: str,
     subscription_arn: str | None = None,
     unsubscribe_url: str | None = None,
     attributes: dict[str, dict[str, str]] | None = None,
     contact_id: str | None = None,
 ) -> Envelope:
     """The request for one subscriber: the signed fields, then what SNS adds per subscription (never signed)."""
-    document: dict[str, Any] = dict(signed)
+    document: dict[str, Any] = {**signed, "SigningCertURL": certificate_url}
     if unsubscribe_url is not None:
         document["UnsubscribeURL"] = unsubscribe_url
     if attributes is not None:

@@ -65,15 +65,14 @@ class SnsSigner:
         await self.ready()
         return self._certificate_pem
 
-    async def sign(self, message: dict[str, str], certificate_url: str) -> None:
-        """Adds SignatureVersion, Signature and SigningCertURL to `message`, as SNS does."""
+    async def sign(self, message: dict[str, str]) -> None:
+        """Adds SignatureVersion and Signature to `message`; SigningCertURL is not signed, so each request adds it."""
         await self.ready()
         assert self._key is not None
         digest = HASHES[self.signature_version]()
         signature = self._key.sign(string_to_sign(message), padding.PKCS1v15(), digest)
         message["SignatureVersion"] = self.signature_version
         message["Signature"] = base64.b64encode(signature).decode()
-        message["SigningCertURL"] = certificate_url
 
 
 def _key_and_certificate(key_size: int) -> tuple[rsa.RSAPrivateKey, bytes]:

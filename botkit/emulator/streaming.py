@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +58,16 @@ class Subscription:
     token: Secret
     """Proves a SubscribeURL came from the SubscriptionConfirmation; never logged."""
     subscriber: Subscriber
+    base_url: str
+    """The emulator as the subscriber's owner reached it: where its SubscribeURL and SigningCertURL point."""
     confirmed: bool = False
+
+    def own_url(self, path: str, **query: str) -> str:
+        return str(URL(self.base_url).with_path(path).with_query(query))
+
+    @property
+    def certificate_url(self) -> str:
+        return self.base_url + CERTIFICATE_PATH
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -71,12 +79,9 @@ class Subscription:
 
 
 class Streaming:
-    def __init__(
-        self, center: ContactCenter, config: EmulatorConfig, faults: Faults, base_url: Callable[[], str]
-    ) -> None:
+    def __init__(self, center: ContactCenter, config: EmulatorConfig, faults: Faults) -> None:
         self._config = config
         self._faults = faults
-        self._base_url = base_url
         self.stats = StreamingStats()
         self.signer = SnsSigner(config.sns_key_size, config.sns_signature_version)
         policy = DeliveryPolicy(
@@ -94,10 +99,10 @@ class Streaming:
         center.add_listener(self.deliver)
         center.on_contact_forgotten(self._forget)
 
-    async def open(self) -> None:
-        """Subscribes the URLs of the config, once the emulator listens (their SubscribeURL names its port)."""
+    async def open(self, base_url: str) -> None:
+        """Subscribes the URLs of the config, once the emulator listens at `base_url` (their SubscribeURL names it)."""
         for topic_arn, urls in self._config.streaming_endpoints.items():
-            await self.subscribe(topic_arn, urls)
+            await self.subscribe(topic_arn, urls, base_url)
 
     # Topics and subscriptions ----------------------------------------------
 
@@ -107,14 +112,22 @@ class Streaming:
     def subscriptions(self) -> list[dict[str, Any]]:
         return [s.summary() for topic in self._topics.values() for s in topic.values()]
 
-    async def subscribe(self, topic_arn: str, urls: list[str]) -> list[str]:
-        """Adds the URLs not yet subscribed; one still pending gets its SubscriptionConfirmation again, as on SNS."""
+    async def subscribe(self, topic_arn: str, urls: list[str], base_url: str) -> list[str]:
+        """Adds the URLs not yet subscribed; one still pending gets its SubscriptionConfirmation again, as on SNS.
+
+        `base_url` is the emulator's address as the caller reached it, which its subscribers can reach too.
+        """
         topic = self._topics.setdefault(topic_arn, {})
         for url in urls:
             subscription = topic.get(url)
             if subscription is None:
                 subscription = topic[url] = Subscription(
-                    topic_arn, url, f"{topic_arn}:{new_id()}", Secret(secrets.token_hex(64)), self._subscriber(url)
+                    topic_arn,
+                    url,
+                    f"{topic_arn}:{new_id()}",
+                    Secret(secrets.token_hex(64)),
+                    self._subscriber(url),
+                    base_url,
                 )
             if not subscription.confirmed:
                 await self._send_subscription_confirmation(subscription)
@@ -124,15 +137,11 @@ class Streaming:
         return Subscriber(url, self._courier)
 
     async def _send_subscription_confirmation(self, subscription: Subscription) -> None:
-        subscribe_url = self._own_url(
-            CONFIRM_PATH,
-            Action="ConfirmSubscription",
-            TopicArn=subscription.topic_arn,
-            Token=subscription.token.reveal(),
+        signed = subscription_confirmation(
+            subscription.topic_arn, subscription.token.reveal(), self._subscribe_url(subscription)
         )
-        signed = subscription_confirmation(subscription.topic_arn, subscription.token.reveal(), subscribe_url)
-        await self.signer.sign(signed, self.certificate_url)
-        subscription.subscriber.dispatch(envelope(signed))
+        await self.signer.sign(signed)
+        subscription.subscriber.dispatch(envelope(signed, subscription.certificate_url))
         log.info(
             "SNS: SubscriptionConfirmation %s for %s sent to %s; nothing goes there until its SubscribeURL is fetched",
             signed["MessageId"], subscription.topic_arn, shown(subscription.url),
@@ -157,7 +166,13 @@ class Streaming:
         topic = self._topics.setdefault(lapsed.topic_arn, {})
         if lapsed.url not in topic:
             topic[lapsed.url] = Subscription(
-                lapsed.topic_arn, lapsed.url, lapsed.arn, lapsed.token, self._subscriber(lapsed.url), confirmed=True
+                lapsed.topic_arn,
+                lapsed.url,
+                lapsed.arn,
+                lapsed.token,
+                self._subscriber(lapsed.url),
+                lapsed.base_url,
+                confirmed=True,
             )
             log.info("SNS: %s restored %s for %s", shown(lapsed.url), lapsed.arn, lapsed.topic_arn)
         return topic[lapsed.url].arn
@@ -181,24 +196,23 @@ class Streaming:
         return False
 
     async def _send_unsubscribe_confirmation(self, subscription: Subscription) -> None:
-        subscribe_url = self._own_url(
+        signed = unsubscribe_confirmation(
+            subscription.topic_arn, subscription.arn, subscription.token.reveal(), self._subscribe_url(subscription)
+        )
+        await self.signer.sign(signed)
+        request = envelope(signed, subscription.certificate_url, subscription.arn)
+        self._tasks.spawn(self._courier.deliver(subscription.url, request, self._tasks))
+
+    @staticmethod
+    def _subscribe_url(subscription: Subscription) -> str:
+        """ConfirmSubscription on the emulator: in a SubscriptionConfirmation it confirms, in an
+        UnsubscribeConfirmation it restores."""
+        return subscription.own_url(
             CONFIRM_PATH,
             Action="ConfirmSubscription",
             TopicArn=subscription.topic_arn,
             Token=subscription.token.reveal(),
         )
-        signed = unsubscribe_confirmation(
-            subscription.topic_arn, subscription.arn, subscription.token.reveal(), subscribe_url
-        )
-        await self.signer.sign(signed, self.certificate_url)
-        self._tasks.spawn(self._courier.deliver(subscription.url, envelope(signed, subscription.arn), self._tasks))
-
-    @property
-    def certificate_url(self) -> str:
-        return self._base_url() + CERTIFICATE_PATH
-
-    def _own_url(self, path: str, **query: str) -> str:
-        return str(URL(self._base_url()).with_path(path).with_query(query))
 
     # Contacts --------------------------------------------------------------
 
@@ -229,11 +243,15 @@ class Streaming:
             if not any(s.confirmed for s in self._topics.get(topic_arn, {}).values()):
                 continue
             signed = notification(topic_arn, item)
-            await self.signer.sign(signed, self.certificate_url)
+            await self.signer.sign(signed)
             attributes = item_attributes(item)
             for subscription in [s for s in self._topics.get(topic_arn, {}).values() if s.confirmed]:
-                unsubscribe_url = self._own_url(UNSUBSCRIBE_PATH, Action="Unsubscribe", SubscriptionArn=subscription.arn)
-                request = envelope(signed, subscription.arn, unsubscribe_url, attributes, contact.contact_id)
+                unsubscribe_url = subscription.own_url(
+                    UNSUBSCRIBE_PATH, Action="Unsubscribe", SubscriptionArn=subscription.arn
+                )
+                request = envelope(
+                    signed, subscription.certificate_url, subscription.arn, unsubscribe_url, attributes, contact.contact_id
+                )
                 subscription.subscriber.notify(request, self._faults.streaming_delivery())
 
     async def close(self) -> None:

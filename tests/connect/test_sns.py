@@ -658,6 +658,26 @@ async def test_plain_http_host_with_a_port_trusts_that_port_only(
     assert (await anywhere_on_host.verify(encoded(notification(key, cert_url)))).message == ITEM
 
 
+@pytest.mark.parametrize("userinfo", ["user@", "user:password@", "sns.us-east-1.amazonaws.com:@"])
+async def test_a_certificate_url_carrying_credentials_is_refused_even_on_a_trusted_host(
+    userinfo: str, key: rsa.RSAPrivateKey, cert_host: CertificateHost, verifier_for: Callable[..., SnsVerifier]
+) -> None:
+    """SNS never names credentials in its URLs, and a fetch must not send any (as Basic authorization)."""
+    url = cert_host.origin.replace("http://", f"http://{userinfo}") + "/cert.pem"
+    assert await refused(verifier_for(), encoded(notification(key, url))) == "certificate URL not trusted"
+    assert cert_host.requests == []
+
+
+@pytest.mark.parametrize("mangle", [" {}", "{}\n", "{}\t", "{}\x00"], ids=["space", "newline", "tab", "nul"])
+async def test_a_certificate_url_with_whitespace_or_controls_is_refused_whatever_a_lenient_parser_makes_of_it(
+    mangle: str, key: rsa.RSAPrivateKey, cert_host: CertificateHost, verifier_for: Callable[..., SnsVerifier]
+) -> None:
+    """yarl (as browsers do) drops tabs and newlines and trims spaces: SNS sends none, so none is accepted."""
+    url = mangle.format(cert_host.origin + "/cert.pem")
+    assert await refused(verifier_for(), encoded(notification(key, url))) == "certificate URL not trusted"
+    assert cert_host.requests == []
+
+
 async def test_a_certificate_url_must_name_a_pem_file(
     key: rsa.RSAPrivateKey, cert_host: CertificateHost, verifier_for: Callable[..., SnsVerifier]
 ) -> None:

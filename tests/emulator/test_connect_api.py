@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -442,6 +443,10 @@ def test_contact_streaming_posts_items_to_the_topics_endpoint(
     arn = "arn:aws:sns:us-east-1:123456789012:botkit-streaming-test"
     status, _ = api.control("PUT", "/emulator/streaming-endpoints", {"StreamingEndpointArn": arn, "Urls": [url]})
     assert status == 200
+    confirmation = received.get(timeout=5)  # the SNS handshake: nothing else comes until SubscribeURL is fetched
+    assert confirmation["Type"] == "SubscriptionConfirmation" and confirmation["TopicArn"] == arn
+    with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=5) as answer:
+        assert answer.status == 200
     chat = api.start_chat()
 
     started = api.connect.start_contact_streaming(

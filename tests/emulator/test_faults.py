@@ -28,6 +28,13 @@ DEFAULTS = {
     "operations": [],
     "drop_websocket_rate": 0.0,
     "refuse_websockets_seconds": 0.0,
+    "streaming": {
+        "duplicate_rate": 0.0,
+        "reorder_rate": 0.0,
+        "reorder_hold_seconds": 1.0,
+        "delay_rate": 0.0,
+        "delay_seconds": 1.0,
+    },
     "seed": None,
 }
 
@@ -299,6 +306,13 @@ INVALID = [
     ({"seed": {"a": 1}}, "seed"),
     ({"seed": 1.5}, "seed"),
     ({"bogus_knob": 1}, "bogus_knob"),
+    ({"streaming": [0.5]}, "streaming"),
+    ({"streaming": {"duplicate_rate": 1.5}}, "streaming.duplicate_rate"),
+    ({"streaming": {"reorder_rate": "0.1"}}, "streaming.reorder_rate"),
+    ({"streaming": {"delay_rate": True}}, "streaming.delay_rate"),
+    ({"streaming": {"delay_seconds": -1}}, "streaming.delay_seconds"),
+    ({"streaming": {"reorder_hold_seconds": None}}, "streaming.reorder_hold_seconds"),
+    ({"streaming": {"lose_rate": 0.1}}, "lose_rate"),
 ]
 
 
