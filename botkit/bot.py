@@ -353,7 +353,7 @@ class BotProcess:
                 log.info("could not unregister the webhook from the emulator")
             await self._unbind_sns_route()
         if self.fleet is not None:
-            await self.fleet.stop()
+            await self.fleet.stop(self.config.runtime.shutdown_grace_seconds)
         if self.manager is not None:
             runtime = self.config.runtime
             await self.manager.shutdown(runtime.shutdown_grace_seconds, leave=self.config.on_shutdown == "disconnect")

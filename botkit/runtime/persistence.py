@@ -10,6 +10,7 @@ session stops without sending anything more.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -71,7 +72,10 @@ class Keeper:
     def __init__(self, ownership: Ownership, record: ContactRecord, *, resumed: bool) -> None:
         self.ownership = ownership
         self.record = record
-        self.resumed = resumed
+        self.resumed = resumed and record.started
+        """Whether on_session_resume runs rather than on_session_start: a session whose start never finished
+        (its worker died first) starts again, its sends under the same ClientTokens."""
+        self.taken_up = resumed
         self.contact_id = record.contact_id
         self._margin = ownership.store.lease_seconds / 3
         self._unsavable: set[str] = set()
@@ -141,6 +145,28 @@ class Keeper:
             log.error("contact %s: %s; the state is saved without this change until it is fixed", self.contact_id, error)
             return error
         return None
+
+    async def started(self, state: SessionState) -> None:
+        """on_session_start has run: saved, so that a worker taking the contact up runs on_session_resume."""
+        record = dataclasses.replace(self.record, started=True, state=state)
+        while True:
+            lease = self.ownership.lease(self.contact_id)
+            if lease is None:
+                raise Fenced(self.contact_id, 0)
+            try:
+                await self._save(record, lease.fence)
+                self.record = record
+                return
+            except Fenced:
+                metrics.FENCED.inc()
+                self.ownership.drop(self.contact_id)
+                raise
+            except UnsavableState:
+                self._unsavable_state(state)
+                record = dataclasses.replace(record, state=self.record.state)
+            except Exception as error:
+                log.warning("contact %s: could not save (%s); retrying", self.contact_id, type(error).__name__)
+                await asyncio.sleep(RETRY_PAUSE)
 
     async def first_save(self) -> None:
         """The record as joined (token, participant id), before the session starts: any worker can resume it."""

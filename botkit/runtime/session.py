@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TOKEN_PERSONALISATION = b"botkit-send"
+_SESSION_START = "session-start"
+"""What on_session_start's sends are derived from, in place of an item id."""
 RECENT_IDS = 4096
 SENT_IDS = 256
 QUEUE_LIMIT = 10_000
@@ -131,7 +133,7 @@ class Session:
         self._loop = asyncio.get_running_loop()
         self._queue = _Inbox(QUEUE_LIMIT)
         self._recent = _RecentIds(RECENT_IDS)
-        if keeper is not None and keeper.resumed:
+        if keeper is not None and keeper.taken_up:
             self._resume_from(keeper)
         self._sent = _RecentIds(SENT_IDS)
         self._ready: asyncio.Future[None] = self._loop.create_future()
@@ -364,8 +366,10 @@ class Session:
         if keeper is not None and not await keeper.may_handle():
             self._fence()
             return
-        resumed = keeper is not None and keeper.resumed
-        await self._dispatcher.call("on_session_resume" if resumed else "on_session_start", self, None)
+        if keeper is not None and keeper.resumed:
+            await self._dispatcher.call("on_session_resume", self, None)
+        elif not await self._started(keeper):
+            return
         while True:
             item = await self._queue.get()
             self._resync_when_drained()
@@ -378,6 +382,23 @@ class Session:
             handled = await self._handle(item)
             if handled and keeper is not None and not await self._saved(keeper, item):
                 return
+
+    async def _started(self, keeper: Keeper | None) -> bool:
+        """on_session_start, its sends under ClientTokens a replay repeats (a worker that died before the start
+        was saved is followed by one that starts again); False when another worker owns the contact now."""
+        handling = _handling.set(_Handling(_SESSION_START))
+        try:
+            await self._dispatcher.call("on_session_start", self, None)
+        finally:
+            _handling.reset(handling)
+        if keeper is None:
+            return True
+        try:
+            await keeper.started(self.state)
+        except Fenced:
+            self._fence()
+            return False
+        return True
 
     async def _saved(self, keeper: Keeper, item: Item) -> bool:
         """The event counts as done once its record is saved; False when another worker owns the contact now."""

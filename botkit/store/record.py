@@ -104,6 +104,8 @@ class ContactRecord:
     last_item_time: str | None = None
     recent_ids: tuple[str, ...] = ()
     state: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    started: bool = False
+    """on_session_start has run to its end: a worker resuming the contact runs on_session_resume, not it."""
     owner: str | None = None
     fence: int = 0
 
@@ -138,6 +140,7 @@ class ContactRecord:
             "last_item_id": self.last_item_id,
             "last_item_time": self.last_item_time,
             "recent_ids": list(self.recent_ids[-RECENT_IDS_KEPT:]),
+            "started": self.started,
         }
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         return f'{text[:-1]},"state":{state}}}'
@@ -161,6 +164,7 @@ class ContactRecord:
                 last_item_time=body["last_item_time"],
                 recent_ids=tuple(body["recent_ids"]),
                 state=body["state"],
+                started=body.get("started", True),
                 owner=owner,
                 fence=fence,
             )
