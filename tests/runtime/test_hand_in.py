@@ -22,6 +22,7 @@ from botkit.connect.client import ParticipantClient
 from botkit.connect.control import ControlPlaneClient
 from botkit.connect.errors import ParticipantServiceError
 from botkit.connect.secrets import Secret
+from botkit.connect.sns import SnsVerifier
 from botkit.emulator import Emulator
 from botkit.emulator.contacts import Participant
 from botkit.plugins import new_plugin_manager
@@ -29,7 +30,8 @@ from botkit.runtime.connection import ConnectionSettings
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.manager import NotACustomBot, SessionManager
 from botkit.runtime.session import SessionSettings
-from botkit.server import build_intake_app
+from botkit.runtime.streaming import Streaming, StreamingSettings
+from botkit.server import SnsRoute, build_intake_app
 from tests.runtime.harness import Customer, join_human, running_bot
 
 GREETING = "hello, I am the bot"
@@ -244,3 +246,45 @@ async def test_one_session_per_contact_however_and_whenever_it_is_handed_in(emul
         joined_bots = [i for i in transcript if i["ContentType"].endswith("participant.joined") and i.get("ParticipantRole") == "CUSTOM_BOT"]
         assert len(joined_bots) == 1, "a second bot participant was connected and left lingering in the chat"
     await customer.close()
+
+
+async def test_a_bots_token_handed_in_on_streaming_starts_its_own_stream(emulator: Emulator) -> None:
+    """Handed in, not joined, on message streaming: no StartContactStreaming ran before CreateParticipant, so the
+    session starts the stream itself, then takes the chat's items from SNS notifications (no socket)."""
+    topic = "arn:aws:sns:us-east-1:123456789012:hand-in"
+    plugins = new_plugin_manager()
+    plugins.register(Greeter(), name="greeter")
+    participant_client = ParticipantClient(emulator.base_url)
+    control_client = ControlPlaneClient(emulator.base_url, emulator.config.region)
+    dispatcher = Dispatcher(plugins)
+    streaming = Streaming(participant_client, control_client, emulator.config.instance_id, StreamingSettings(topic))
+    manager = SessionManager(
+        participant_client, control_client, dispatcher, instance_id=emulator.config.instance_id, transports=streaming
+    )
+    verifier = SnsVerifier(topic_arns=(topic,), trusted_cert_hosts=(), plain_http_hosts=(f"127.0.0.1:{emulator.port}",))
+    route = SnsRoute("/sns", verifier, streaming)
+    server = TestServer(build_intake_app(manager, lambda: True, sns=route), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            subscription = {"StreamingEndpointArn": topic, "Urls": [f"http://127.0.0.1:{server.port}/sns"]}
+            async with http.put(f"{emulator.base_url}/emulator/streaming-endpoints", json=subscription) as answer:
+                assert answer.status == 200, await answer.text()
+        await asyncio.wait_for(route.confirmed.wait(), 10)
+        customer, _ = await start_chat(emulator.base_url)
+        bot = await new_bot_participant(customer)
+        await manager.hand_in(customer.contact_id, Secret(bot["ParticipantToken"]), bot["ParticipantId"])
+        await customer.send("hi")
+        transcript = await customer.wait_for_transcript(lambda items: "echo: hi" in texts(items))
+        assert texts(transcript) == [GREETING, "echo: hi"]
+        assert list(emulator.streaming._streams[customer.contact_id].values()) == [topic]
+        assert not emulator.center.contacts[customer.contact_id].participants[bot["ParticipantId"]].sockets
+        await customer.close()
+    finally:
+        await manager.shutdown(grace=5)
+        await streaming.close()
+        await server.close()
+        await route.close()
+        await participant_client.close()
+        await control_client.close()
+        await dispatcher.close()
