@@ -118,6 +118,7 @@ class Talker:
     answers: list[str] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)
+    sent: int = 0
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _reader: asyncio.Task[str] | None = None
 
@@ -145,6 +146,7 @@ class Talker:
         expected = f"{number}: m{number}"
         sent = time.monotonic()
         await self.participant.send_message(self.token, f"m{number}")
+        self.sent += 1
         async with asyncio.timeout(ANSWER_TIMEOUT):
             while expected not in self.answers:
                 self._arrived.clear()
@@ -247,3 +249,95 @@ async def test_three_workers_one_killed_one_stopped_every_message_answered_once_
     assert len(starts) == CUSTOMERS and len({n["contact"] for n in starts}) == CUSTOMERS
     assert resumes, "no contact changed worker: the kill and the stop came too late to test anything"
     assert longest <= LEASE + 5
+
+
+async def counters(redis_url: str, contact_ids: list[str]) -> list[int]:
+    """Each contact's counter as saved in the store."""
+    from botkit.store.redis_store import RedisStore
+
+    store = RedisStore(redis_url, LEASE)
+    try:
+        records = [await store.load(contact_id) for contact_id in contact_ids]
+        return [record.state.get("count", 0) if record is not None else -1 for record in records]
+    finally:
+        await store.close()
+
+
+async def owned_by(redis_url: str, pid: int) -> set[str]:
+    """The contacts whose live lease a worker process holds (worker ids carry the pid)."""
+    from botkit.store.redis_store import RedisStore
+
+    store = RedisStore(redis_url, LEASE)
+    try:
+        return {lease.contact_id for lease in await store.leases() if f"/{pid}/" in lease.worker_id}
+    finally:
+        await store.close()
+
+
+async def start_talkers(participant: ParticipantClient, emulator_url: str, count: int) -> list[Talker]:
+    info = await emulator_info(emulator_url)
+    connect = connect_client(emulator_url)
+    talkers = [Talker(participant) for _ in range(count)]
+    for talker in talkers:
+        await talker.start(connect, info)
+    return talkers
+
+
+async def round_of(talkers: list[Talker], number: int) -> None:
+    await asyncio.gather(*(t.say(number) for t in talkers))
+
+
+async def test_a_paused_old_owner_sends_nothing_and_writes_nothing(tmp_path: Path, redis_server: RedisServer) -> None:
+    async with emulator_process(tmp_path) as emulator_url:
+        log = bot_yaml(tmp_path, emulator_url, redis_server.url)
+        async with workers(tmp_path, 2) as running, ParticipantClient(emulator_url) as participant:
+            talkers = await start_talkers(participant, emulator_url, 12)
+            await round_of(talkers, 1)
+            paused = running[0]
+            its_contacts = await owned_by(redis_server.url, paused.process.pid)
+            assert its_contacts, "the worker to pause owns no contact"
+            paused.process.send_signal(signal.SIGSTOP)
+            try:
+                # The customers go on; the other worker takes the paused one's contacts once their leases expire.
+                await round_of(talkers, 2)
+                taken = await owned_by(redis_server.url, running[1].process.pid)
+                assert its_contacts <= taken
+                await round_of(talkers, 3)
+            finally:
+                paused.process.send_signal(signal.SIGCONT)
+            # Woken, the old owner meets frames it buffered and renewals that are refused: it stops those sessions.
+            async with asyncio.timeout(10):
+                while paused.log.read_text(errors="replace").count("another worker owns the contact now") < len(its_contacts):
+                    await asyncio.sleep(0.05)
+            # It had handled m1 only; any write of its own would show as a counter below 3.
+            assert await counters(redis_server.url, [t.contact_id for t in talkers]) == [3] * len(talkers)
+            await round_of(talkers, 4)
+            for talker in talkers:
+                await talker.close()
+    expected = [f"{n}: m{n}" for n in range(1, 5)]
+    for talker in talkers:
+        assert talker.answers == expected, (talker.contact_id in its_contacts, talker.answers)
+    assert not [n for n in notes(log) if n["kind"] == "end"], "a fenced session must not run on_session_end"
+
+
+async def test_redis_restarted_mid_run_workers_reconnect_and_no_chat_is_dropped(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with emulator_process(tmp_path) as emulator_url:
+        log = bot_yaml(tmp_path, emulator_url, redis_server.url)
+        async with workers(tmp_path, 2) as running, ParticipantClient(emulator_url) as participant:
+            talkers = await start_talkers(participant, emulator_url, 12)
+            await round_of(talkers, 1)
+            await asyncio.to_thread(redis_server.stop)
+            during = asyncio.gather(*(t.say(2) for t in talkers))  # sent while Redis is down
+            await until(lambda: all(t.sent >= 2 for t in talkers), 10)
+            await until(lambda: any("could not save" in w.log.read_text(errors="replace") for w in running), 10)
+            await asyncio.to_thread(redis_server.start)
+            await asyncio.wait_for(during, ANSWER_TIMEOUT)
+            await round_of(talkers, 3)
+            for talker in talkers:
+                await talker.close()
+    expected = [f"{n}: m{n}" for n in range(1, 4)]
+    for talker in talkers:
+        assert talker.answers == expected, talker.answers
+    assert not [n for n in notes(log) if n["kind"] == "end"]
