@@ -28,6 +28,8 @@ from botkit.emulator.sigv4 import SigV4Key
 from botkit.logs import configure_logging
 from botkit.plugins import PluginLoadError, hooks_of, load_plugins, new_plugin_manager
 from botkit.reload import Reloader
+from botkit.status import status_lines
+from botkit.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,20 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
 
 
+async def _run_status(args: argparse.Namespace) -> None:
+    config = _load_bot_config(args.config)
+    if config.store.kind == "memory":
+        raise SystemExit("botkit: store is memory: each process keeps its own sessions; there is nothing to list")
+    store = open_store(config.store, base_dir=config.base_dir)
+    try:
+        for line in await status_lines(store, config.store):
+            print(line)
+    except Exception as error:
+        raise SystemExit(f"botkit: the store cannot be read: {type(error).__name__}: {error}") from None
+    finally:
+        await store.close()
+
+
 async def _run_check(args: argparse.Namespace) -> None:
     config = _load_bot_config(args.config)
     manager = new_plugin_manager()
@@ -226,6 +242,9 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a bot.yaml and list its plugins and hooks")
     check.add_argument("config", metavar="bot.yaml")
     check.set_defaults(run=_run_check)
+    status = commands.add_parser("status", help="list the workers alive in bot.yaml's store, their contacts, the orphans")
+    status.add_argument("config", metavar="bot.yaml")
+    status.set_defaults(run=_run_status)
     chat = commands.add_parser("chat", help="chat as a customer on an emulator, from the terminal")
     chat.add_argument("--endpoint", default="http://127.0.0.1:8765", help="the emulator (default http://127.0.0.1:8765)")
     chat.add_argument("--name", default="Customer", help="your display name")

@@ -251,6 +251,17 @@ async def test_three_workers_one_killed_one_stopped_every_message_answered_once_
     assert longest <= LEASE + 5
 
 
+async def metrics_of(url: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as answer:
+        return await answer.text()
+
+
+def metric(text: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert found, f"{name} not in /metrics"
+    return float(found.group(1))
+
+
 async def counters(redis_url: str, contact_ids: list[str]) -> list[int]:
     """Each contact's counter as saved in the store."""
     from botkit.store.redis_store import RedisStore
@@ -311,6 +322,8 @@ async def test_a_paused_old_owner_sends_nothing_and_writes_nothing(tmp_path: Pat
                     await asyncio.sleep(0.05)
             # It had handled m1 only; any write of its own would show as a counter below 3.
             assert await counters(redis_server.url, [t.contact_id for t in talkers]) == [3] * len(talkers)
+            assert metric(await metrics_of(paused.url), "botkit_fenced_total") == len(its_contacts)
+            assert metric(await metrics_of(running[1].url), 'botkit_takeovers_total{outcome="resumed"}') >= len(its_contacts)
             await round_of(talkers, 4)
             for talker in talkers:
                 await talker.close()
@@ -341,3 +354,31 @@ async def test_redis_restarted_mid_run_workers_reconnect_and_no_chat_is_dropped(
     for talker in talkers:
         assert talker.answers == expected, talker.answers
     assert not [n for n in notes(log) if n["kind"] == "end"]
+
+
+async def test_status_lists_the_workers_their_contacts_and_the_orphans(tmp_path: Path) -> None:
+    from botkit.store import ContactRecord, SqliteStore
+    from tests.test_cli import run
+
+    (tmp_path / "bot.yaml").write_text("store: {url: 'sqlite:sessions.db', lease_seconds: 30}\n", encoding="utf-8")
+    store = SqliteStore(tmp_path / "sessions.db", 30)
+    try:
+        await store.heartbeat("worker-a", {"sessions": 2, "url": "http://127.0.0.1:1"})
+        await store.heartbeat("worker-b", {"sessions": 0})
+        leases = {c: await store.acquire(c, "worker-a") for c in ("contact-1", "contact-2", "contact-3")}
+        for contact_id, lease in leases.items():
+            assert lease is not None
+            await store.save(contact_id, ContactRecord(contact_id, Secret("participant-token-value")), fence=lease.fence)
+        await store.release(leases["contact-3"])  # worker-a let it go: nobody owns it now
+    finally:
+        await store.close()
+    code, out, err = await run("status", "bot.yaml", cwd=tmp_path)
+    assert code == 0, err
+    assert "participant-token-value" not in out
+    lines = out.splitlines()
+    assert lines[0].startswith("store: sqlite:sessions.db (lease 30 s)")
+    assert lines[1] == "workers: 2"
+    assert re.fullmatch(r"  worker-a: 2 contact\(s\), last seen \d+\.\d s ago, http://127\.0\.0\.1:1", lines[2]), lines[2]
+    assert lines[3:5] == ["    contact-1", "    contact-2"]
+    assert re.fullmatch(r"  worker-b: 0 contact\(s\), last seen \d+\.\d s ago", lines[5]), lines[5]
+    assert lines[6:] == ["orphans: 1", "  contact-3"]

@@ -118,7 +118,6 @@ class Keeper:
                 self.record = record
                 return None
             except Fenced:
-                metrics.FENCED.inc()
                 self.ownership.drop(self.contact_id)
                 raise
             except UnsavableState:
@@ -158,7 +157,6 @@ class Keeper:
                 self.record = record
                 return
             except Fenced:
-                metrics.FENCED.inc()
                 self.ownership.drop(self.contact_id)
                 raise
             except UnsavableState:

@@ -414,6 +414,7 @@ class Session:
     def _fence(self) -> None:
         """Another worker owns the contact: stop at once, with no on_session_end and nothing more sent."""
         log.warning("contact %s: another worker owns the contact now; this session stops without sending", self.contact_id)
+        metrics.FENCED.inc()
         self._end("fenced")
         if self._connecting is not None:
             self._connecting.cancel()
