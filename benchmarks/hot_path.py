@@ -38,8 +38,11 @@ from botkit.connect.secrets import Secret
 from botkit.connect.websocket import _chat_item, _decode
 from botkit.plugins import load_plugins, new_plugin_manager
 from botkit.runtime.dispatch import Dispatcher
+from botkit.runtime.ownership import Ownership
+from botkit.runtime.persistence import Keeper
 from botkit.runtime.policies import ReceiptSettings
 from botkit.runtime.session import Session, SessionSettings
+from botkit.store import ContactRecord, MemoryStore
 
 WARM_UP = 2000
 ECHO_ID = "bot-reply-XXXXXXXX"
@@ -86,11 +89,11 @@ class StandInClient:
         return SendResult(reply_id, "2026-11-23T21:00:00.001Z")
 
 
-async def botkit_path(client: StandInClient) -> Callable[[str], None]:
+async def botkit_path(client: StandInClient, keeper: Keeper | None = None) -> Callable[[str], None]:
     manager = new_plugin_manager()
     load_plugins(manager, [str(ROOT / "plugins" / "echo.py")], ROOT, entry_points=False)
     settings = SessionSettings(receipts=ReceiptSettings(enabled=False))
-    session = Session("contact-1", Secret("participant"), client, Dispatcher(manager), settings, participant_id="bot")  # type: ignore[arg-type]
+    session = Session("contact-1", Secret("participant"), client, Dispatcher(manager), settings, participant_id="bot", keeper=keeper)  # type: ignore[arg-type]
     session.connected(Secret("connection"))
     session.live()
     asyncio.get_running_loop().create_task(session._consume())
@@ -120,8 +123,20 @@ async def minimal_path(client: StandInClient) -> Callable[[str], None]:
     return frames.put_nowait
 
 
+async def botkit_saving_path(client: StandInClient) -> Callable[[str], None]:
+    """As `botkit serve` runs on SQLite or Redis: each event's record encoded and saved under the contact's lease,
+    here into a MemoryStore, so that this is the runtime's and the record's cost without the store's I/O.
+    (`store: memory`, the default, saves nothing: that is the `botkit` path.)"""
+    ownership = Ownership(MemoryStore(3600.0), "worker", on_lost=lambda contact_id: None, info=dict)
+    lease = await ownership.acquire("contact-1")
+    assert lease is not None
+    keeper = Keeper(ownership, ContactRecord("contact-1", Secret("participant"), "bot"), resumed=False)
+    return await botkit_path(client, keeper)
+
+
 PATHS: dict[str, Callable[[StandInClient], Awaitable[Callable[[str], None]]]] = {
     "botkit": botkit_path,
+    "botkit+saving": botkit_saving_path,
     "minimal": minimal_path,
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,12 +36,15 @@ from botkit.reload import LivePluginConfig
 from botkit.runtime import metrics
 from botkit.runtime.connection import ConnectionSettings
 from botkit.runtime.dispatch import Dispatcher, DispatchSettings
+from botkit.runtime.fleet import Fleet
 from botkit.runtime.manager import SessionManager
+from botkit.runtime.ownership import Ownership, new_worker_id
 from botkit.runtime.policies import ReceiptSettings
 from botkit.runtime.session import SessionSettings
 from botkit.runtime.streaming import Streaming, StreamingSettings
 from botkit.runtime.watchdog import LoopWatchdog
 from botkit.server import CONTACT_FLOW_PATH, SnsRoute, build_intake_app
+from botkit.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,9 @@ class BotProcess:
         self._emulator_overrides = dict(emulator_overrides or {})
         self.streaming: Streaming | None = None
         self.sns_route: SnsRoute | None = None
+        self.store: Store | None = None
+        self.ownership: Ownership | None = None
+        self.fleet: Fleet | None = None
 
     @property
     def ready(self) -> bool:
@@ -139,6 +146,11 @@ class BotProcess:
         receipts = self.config.receipts
         if self.config.transport == "streaming":
             self.streaming, self.sns_route = self._streaming(participant_client, control_client)
+        self.store = open_store(self.config.store, base_dir=self.config.base_dir)
+        if self.store.shared:  # in memory nothing could be read back: sessions are not saved, as before stores
+            self.ownership = Ownership(
+                self.store, new_worker_id(self.store), on_lost=self._lost, info=self._worker_info
+            )
         self.manager = SessionManager(
             participant_client,
             control_client,
@@ -153,12 +165,39 @@ class BotProcess:
             plugin_config=self._plugin_config,
             max_sessions=runtime.max_sessions,
             transports=self.streaming,
+            ownership=self.ownership,
         )
         self.watchdog = LoopWatchdog(self.config.runtime.max_loop_lag_seconds)
+        await self._take_part()
         await self._serve_intake()
         await self._watch_connect(control_client)
         self.watchdog.start()  # from here on, a blocked loop is a chat kept waiting
         self.readiness.accepting = True
+
+    async def _take_part(self) -> None:
+        """Announce this worker in the store and keep its leases; on a shared store, take back the live contacts
+        it can and take part in the intake (runtime/fleet.py)."""
+        assert self.store is not None and self.manager is not None
+        if self.ownership is None:
+            return
+        try:
+            await self.ownership.beat()
+        except Exception as error:
+            raise StartupError(f"the store {self.config.store!r} cannot be reached: {type(error).__name__}: {error}") from None
+        self.ownership.start()
+        self.fleet = Fleet(self.manager, self.ownership, max_sessions=self.config.runtime.max_sessions)
+        await self.fleet.start()
+
+    def _lost(self, contact_id: str) -> None:
+        if self.manager is not None:
+            self.manager.lost(contact_id)
+
+    def _worker_info(self) -> dict[str, Any]:
+        return {
+            "sessions": len(self.manager.sessions) if self.manager is not None else 0,
+            "url": self.server_url,
+            "pid": os.getpid(),
+        }
 
     def reload(self, config: BotConfig) -> list[str]:
         """Live reload: freshly imported plugins and `config`'s plugin_config take over from the next event on.
@@ -315,9 +354,16 @@ class BotProcess:
             except (aiohttp.ClientError, TimeoutError):
                 log.info("could not unregister the webhook from the emulator")
             await self._unbind_sns_route()
+        if self.fleet is not None:
+            await self.fleet.stop(self.config.runtime.shutdown_grace_seconds)
         if self.manager is not None:
             runtime = self.config.runtime
-            await self.manager.shutdown(runtime.shutdown_grace_seconds, leave=runtime.on_shutdown == "disconnect")
+            await self.manager.shutdown(runtime.shutdown_grace_seconds, leave=self.config.on_shutdown == "disconnect")
+        if self.ownership is not None:
+            await self.ownership.stop()
+            await self.ownership.depart()
+        if self.store is not None:
+            await self.store.close()
         if self.streaming is not None:
             await self.streaming.close()
         if self._runner is not None:

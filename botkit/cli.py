@@ -32,6 +32,8 @@ from botkit.logs import configure_logging
 from botkit.plugins import PluginLoadError, config_models, hooks_of, load_plugins, new_plugin_manager
 from botkit.reload import Reloader
 from botkit.scaffold import DISTRIBUTION, ScaffoldError, new_project
+from botkit.status import status_lines
+from botkit.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ async def _run_serve(args: argparse.Namespace) -> None:
             log.info(
                 "new contacts refused; running handlers get %s s, then every session %s",
                 config.runtime.shutdown_grace_seconds,
-                "ends and leaves its chat" if config.runtime.on_shutdown == "disconnect" else "is left as it is",
+                "ends and leaves its chat" if config.on_shutdown == "disconnect" else "is left for another worker",
             )
     except (StartupError, PluginLoadError, FaultSpecError, ConfigError) as error:
         raise SystemExit(f"botkit: {error}") from None
@@ -149,6 +151,20 @@ def _without_userinfo(url: str) -> str:
     if parts.username is None and parts.password is None:
         return url
     return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+
+
+async def _run_status(args: argparse.Namespace) -> None:
+    config = _load_bot_config(args.config)
+    if config.store.kind == "memory":
+        raise SystemExit("botkit: store is memory: each process keeps its own sessions; there is nothing to list")
+    store = open_store(config.store, base_dir=config.base_dir)
+    try:
+        for line in await status_lines(store, config.store):
+            print(line)
+    except Exception as error:
+        raise SystemExit(f"botkit: the store cannot be read: {type(error).__name__}: {error}") from None
+    finally:
+        await store.close()
 
 
 async def _run_check(args: argparse.Namespace) -> None:
@@ -264,6 +280,9 @@ def _parser() -> argparse.ArgumentParser:
     check = _command(commands, "check", "validate a bot.yaml; list its plugins and hooks")
     check.add_argument("config", metavar="bot.yaml")
     check.set_defaults(run=_run_check)
+    status = _command(commands, "status", "list the workers alive in bot.yaml's store, their contacts, the orphans")
+    status.add_argument("config", metavar="bot.yaml")
+    status.set_defaults(run=_run_status)
     schema = _command(commands, "schema", "print the JSON Schema of bot.yaml, for editors")
     schema.add_argument(
         "--markdown", action="store_true", help="print the configuration reference (docs/configuration.md) instead"

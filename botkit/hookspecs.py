@@ -46,6 +46,15 @@ def on_session_start(session: Session) -> None:
 
 
 @hookspec
+def on_session_resume(session: Session) -> None:
+    """The bot took up a contact it already had: after a restart, or from a worker that died or shut down.
+
+    Runs instead of `on_session_start` (which ran once, on the first worker), with `session.state` as it was
+    saved after the last handled event. Messages sent meanwhile are dispatched to `on_message` right after.
+    """
+
+
+@hookspec
 def on_message(session: Session, message: Item) -> None:
     """Another participant sent a message (`message.content`, `message.content_type`).
 

@@ -502,8 +502,15 @@ def test_intake_and_shutdown_settings_have_safe_defaults() -> None:
     assert config.intake.secret is None and not config.intake.allow_unauthenticated
     assert (config.intake.max_body_bytes, config.intake.replay_window_seconds) == (65536, 300.0)
     runtime = config.runtime
-    assert (runtime.shutdown_grace_seconds, runtime.on_shutdown, runtime.max_loop_lag_seconds) == (20.0, "disconnect", 1.0)
+    assert (runtime.shutdown_grace_seconds, runtime.on_shutdown, runtime.max_loop_lag_seconds) == (20.0, None, 1.0)
     assert runtime.dispatch_bot_messages is False
+
+
+def test_on_shutdown_defaults_by_store() -> None:
+    assert parse("").on_shutdown == "disconnect"
+    assert parse("store: sqlite:sessions.db\n").on_shutdown == "abandon"
+    assert parse("store: redis://127.0.0.1:6379/0\n").on_shutdown == "abandon"
+    assert parse("store: redis://127.0.0.1:6379/0\nruntime: {on_shutdown: disconnect}\n").on_shutdown == "disconnect"
 
 
 def test_the_intake_secret_comes_from_the_environment_and_never_prints() -> None:

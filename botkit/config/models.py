@@ -233,10 +233,10 @@ class RuntimeConfig(Section):
     shutdown_grace_seconds: number(0, inclusive=True) = Field(
         20.0, description="On SIGTERM, how long running handlers get to finish before sessions end."
     )
-    on_shutdown: choice("disconnect", "abandon") = Field(
-        "disconnect",
+    on_shutdown: choice("disconnect", "abandon") | None = Field(
+        None,
         description="On shutdown, `disconnect` ends every session and leaves its chat; `abandon` leaves them as "
-        "they are.",
+        "they are, for another worker to resume. Unset: `abandon` with a shared store, `disconnect` with `memory`.",
     )
     max_loop_lag_seconds: number(0, inclusive=False) = Field(
         1.0, description="A loop blocked longer than this is reported by the watchdog, naming the handler."
@@ -495,6 +495,14 @@ class BotConfig(Section):
         copy = self.model_copy()
         copy._source = path
         return copy
+
+    @property
+    def on_shutdown(self) -> str:
+        """What a stopping worker does with its chats: `runtime.on_shutdown`, else by the store. With a shared store
+        the others carry the chats on (`abandon`); alone in memory, the bot leaves them (`disconnect`)."""
+        if self.runtime.on_shutdown is not None:
+            return self.runtime.on_shutdown
+        return "disconnect" if self.store.kind == "memory" else "abandon"
 
     @model_validator(mode="after")
     def _streaming_needs_a_topic(self) -> BotConfig:

@@ -31,6 +31,10 @@ from botkit.runtime import metrics
 
 log = logging.getLogger(__name__)
 
+current_plugin: contextvars.ContextVar[str | None] = contextvars.ContextVar("botkit_current_plugin", default=None)
+"""The plugin whose hook implementation runs now (in its task, and in a thread it runs in): `session.state`
+notes it as the setter of each key, so a value that cannot be saved names its plugin."""
+
 _pinned: contextvars.ContextVar[tuple[Dispatcher, pluggy.PluginManager] | None] = contextvars.ContextVar(
     "botkit_pinned_plugin_manager", default=None
 )
@@ -119,6 +123,7 @@ class Dispatcher:
         started = loop.time()
         deadline = asyncio.timeout(None)
         alarm = loop.call_at(started + self._first_alarm, self._alarm, deadline, hook_name, impl, session, started)
+        running = current_plugin.set(impl.plugin_name)
         try:
             async with deadline:
                 if self._coroutine_function(impl.function):
@@ -132,6 +137,7 @@ class Dispatcher:
                 ) from None
             raise
         finally:
+            current_plugin.reset(running)
             alarm.cancel()
             meters.seconds.observe(loop.time() - started)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,8 @@ from botkit.runtime import metrics
 from botkit.runtime.connection import WebsocketTransports
 from botkit.runtime.dispatch import Dispatcher
 from botkit.runtime.logcontext import about_contact
+from botkit.runtime.ownership import Ownership
+from botkit.runtime.persistence import Keeper
 from botkit.runtime.session import (
     SHUTDOWN_END_SECONDS,
     SHUTDOWN_LEAVE_SECONDS,
@@ -24,12 +26,17 @@ from botkit.runtime.session import (
     SessionSettings,
 )
 from botkit.runtime.transport import Transports
+from botkit.store import ContactRecord
 
 log = logging.getLogger(__name__)
 
 
 class CapacityExceeded(Exception):
     """This process already carries its `max_sessions`; another worker should take the contact."""
+
+
+class OwnedElsewhere(Exception):
+    """Another worker holds the contact's lease: its session runs there."""
 
 
 class NotACustomBot(Exception):
@@ -54,8 +61,13 @@ class SessionManager:
         plugin_config: Mapping[str, Mapping[str, Any]] | None = None,
         max_sessions: int = 20_000,
         transports: Transports | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
-        """`transports`: how sessions reach their chats; a websocket each unless told otherwise."""
+        """`transports`: how sessions reach their chats; a websocket each unless told otherwise. `ownership`: the
+        store's leases; with it every session is saved after each event, and can be resumed from the store."""
+        self.ownership = ownership
+        self.intake: Callable[[str, str | None, float | None], Awaitable[Any]] | None = None
+        """Set on a shared store (runtime/fleet.py): `join` hands the contact to the workers' queue instead."""
         self._participants = participant_client
         self._control = control_client
         self._dispatcher = dispatcher
@@ -83,21 +95,93 @@ class SessionManager:
         attributes; it is the contact's own id unless the chat was transferred. `timeout` bounds
         CreateParticipant, its retries included: the caller (a contact flow's Lambda) has a deadline of its own.
         `attributes`: the contact's attributes from the same event, for `session.attributes`.
+        On a shared store the answer is whichever worker's session took the contact (see runtime/fleet.py).
+        Attributes reach the session only when this process joins the contact.
         """
+        if self.intake is not None and contact_id not in self.sessions:
+            return await self.intake(contact_id, initial_contact_id, timeout)
+        return await self.join_here(contact_id, initial_contact_id, timeout=timeout, attributes=attributes)
+
+    async def join_here(
+        self,
+        contact_id: str,
+        initial_contact_id: str | None = None,
+        *,
+        timeout: float | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> Session:
+        """`join`, in this process: under the contact's lease when there is a store, so no other worker joins it."""
         running = await self._settled(contact_id)
         if running is not None:
             return running
         self._check_capacity()
         async with self._claim(contact_id) as settle:
-            joined = await self._create_participant(contact_id, timeout)
+            await self._acquire(contact_id)
+            try:
+                joined = await self._create_participant(contact_id, timeout)
+            except BaseException:
+                self._let_go(contact_id)
+                raise
+            keeper = await self._keeper(
+                contact_id, joined.participant_token, joined.participant_id, initial_contact_id
+            )
             session = self.adopt(
                 contact_id,
                 joined.participant_token,
                 joined.participant_id,
                 initial_contact_id=initial_contact_id,
                 attributes=attributes,
+                keeper=keeper,
             )
             return settle(session)
+
+    async def _acquire(self, contact_id: str) -> None:
+        if self.ownership is not None and await self.ownership.acquire(contact_id) is None:
+            raise OwnedElsewhere(f"contact {contact_id}: another worker holds it")
+
+    def _let_go(self, contact_id: str) -> None:
+        """A join that failed: release the lease in the background (this may run while cancelled)."""
+        if self.ownership is not None:
+            asyncio.get_running_loop().create_task(self.ownership.release(contact_id))
+
+    async def _keeper(
+        self, contact_id: str, token: Secret, participant_id: str | None, initial_contact_id: str | None
+    ) -> Keeper | None:
+        """The contact's first record, saved before its session starts, so that any worker can take it up."""
+        if self.ownership is None:
+            return None
+        record = ContactRecord(
+            contact_id,
+            token,
+            participant_id,
+            initial_contact_id=initial_contact_id or contact_id,
+            instance_id=self._instance_id,
+        )
+        keeper = Keeper(self.ownership, record, resumed=False)
+        try:
+            await keeper.first_save()
+        except BaseException:
+            self._let_go(contact_id)
+            raise
+        return keeper
+
+    def resume(self, record: ContactRecord) -> Session:
+        """Take up a contact from its stored record, under a lease this worker just acquired: on_session_resume
+        runs instead of on_session_start, and the transcript is read back to the last item handled."""
+        assert self.ownership is not None
+        return self.adopt(
+            record.contact_id,
+            record.participant_token,
+            record.participant_id,
+            initial_contact_id=record.initial_contact_id,
+            keeper=Keeper(self.ownership, record, resumed=True),
+        )
+
+    def lost(self, contact_id: str) -> None:
+        """The store gave the contact's lease to another worker: stop its session here without sending."""
+        session = self.sessions.get(contact_id)
+        if session is not None:
+            session.fenced()
 
     async def _create_participant(self, contact_id: str, timeout: float | None) -> JoinedParticipant:
         """The transport's step before a join (StartContactStreaming), then CreateParticipant, in one deadline."""
@@ -129,9 +213,17 @@ class SessionManager:
             return running
         self._check_capacity()
         async with self._claim(contact_id) as settle:
-            await self._vouch(contact_id, participant_token, participant_id, joining=True)
+            await self._acquire(contact_id)
+            try:
+                await self._vouch(contact_id, participant_token, participant_id, joining=True)
+            except BaseException:
+                self._let_go(contact_id)
+                raise
+            keeper = await self._keeper(contact_id, participant_token, participant_id, initial_contact_id)
             return settle(
-                self.adopt(contact_id, participant_token, participant_id, initial_contact_id=initial_contact_id)
+                self.adopt(
+                    contact_id, participant_token, participant_id, initial_contact_id=initial_contact_id, keeper=keeper
+                )
             )
 
     async def _settled(self, contact_id: str) -> Session | None:
@@ -215,6 +307,7 @@ class SessionManager:
         *,
         initial_contact_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
+        keeper: Keeper | None = None,
     ) -> Session:
         """Run a session for a custom bot's participant token the caller vouches for (`hand_in` proves it first).
 
@@ -235,10 +328,11 @@ class SessionManager:
             control=ContactControl(self._control, self._instance_id, initial_contact_id or contact_id),
             attributes=attributes,
             transport=self._transports.opener(contact_id, participant_token),
+            keeper=keeper,
         )
         self.sessions[contact_id] = session
         log.info("contact %s: joined as bot participant %s", contact_id, participant_id or "(id not yet known)")
-        task = asyncio.get_running_loop().create_task(self._run(session), name=f"session-{contact_id}")
+        task = asyncio.get_running_loop().create_task(self._run(session, keeper), name=f"session-{contact_id}")
         self._tasks[contact_id] = task
         return session
 
@@ -254,7 +348,7 @@ class SessionManager:
         if len(self.sessions) + len(self._joining) >= self._max_sessions:
             raise CapacityExceeded(f"this process carries its maximum of {self._max_sessions} sessions")
 
-    async def _run(self, session: Session) -> str:
+    async def _run(self, session: Session, keeper: Keeper | None) -> str:
         about_contact(session.contact_id)
         metrics.SESSIONS.inc()
         reason = "cancelled"
@@ -271,6 +365,9 @@ class SessionManager:
             metrics.SESSIONS_ENDED.labels(reason).inc()
             self.sessions.pop(session.contact_id, None)
             self._tasks.pop(session.contact_id, None)
+            if keeper is not None:
+                # cancelled: stopped past the shutdown's bounds, so left to another worker like an abandoned one
+                await keeper.finish("abandoned" if reason == "cancelled" else reason)
 
     async def shutdown(self, grace: float = 20.0, *, leave: bool = True) -> None:
         """Stop every session: running handlers get `grace` seconds, then each session ends.

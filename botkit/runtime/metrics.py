@@ -44,6 +44,22 @@ SNS_MESSAGES = Counter(
     "Requests to the SNS route, by SNS message type and outcome (accepted, rejected, malformed, failed).",
     ["type", "outcome"],
 )
+LEASES_HELD = Gauge("botkit_leases_held", "Contacts this worker holds a lease on (owns) now.")
+TAKEOVERS = Counter(
+    "botkit_takeovers_total",
+    "Contacts taken up from the store (a restart, an orphan of a dead or departed worker), by how it went.",
+    ["outcome"],
+)
+FENCED = Counter(
+    "botkit_fenced_total", "Sessions stopped because another worker took their contact (a save or renew refused)."
+)
+STORE_SECONDS = Histogram(
+    "botkit_store_seconds",
+    "Time one store call took, by operation.",
+    ["operation"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+)
+STORE_FAILURES = Counter("botkit_store_failures_total", "Store calls that failed (unreachable, errors), by operation.", ["operation"])
 LOOP_LAG = Gauge("botkit_loop_lag_seconds", "How late the event loop is now (0 while it runs freely).")
 LOOP_STALLS = Counter(
     "botkit_loop_stalls_total", "Times the event loop did not run for runtime.max_loop_lag_seconds or longer."

@@ -29,14 +29,18 @@ from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
 from botkit.runtime.connection import ConnectionSettings, ContactConnection
 from botkit.runtime.dispatch import Dispatcher
+from botkit.runtime.persistence import Keeper, LeaseLost, SessionState
 from botkit.runtime.policies import Receipts, ReceiptSettings, TypingThrottle
 from botkit.runtime.transport import ChatOver, OpenTransport
+from botkit.store import Fenced
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _TOKEN_PERSONALISATION = b"botkit-send"
+_SESSION_START = "session-start"
+"""What on_session_start's sends are derived from, in place of an item id."""
 RECENT_IDS = 4096
 SENT_IDS = 256
 QUEUE_LIMIT = 10_000
@@ -113,14 +117,17 @@ class Session:
         control: ContactControl | None = None,
         attributes: Mapping[str, str] | None = None,
         transport: OpenTransport | None = None,
+        keeper: Keeper | None = None,
     ) -> None:
-        """`transport` opens the link to the chat (the manager's choice); without it, a websocket."""
+        """`transport` opens the link to the chat (the manager's choice); without it, a websocket. `keeper` saves
+        the session after each event; a resumed one's record gives the state and the items already handled."""
         self.contact_id = contact_id
         # The contact's attributes when the flow invoked the bot; read-only: `handoff` is how a bot sets them.
         self.attributes: Mapping[str, str] = MappingProxyType(dict(attributes or {}))
         self.participant_id = participant_id
-        self.state: dict[str, Any] = {}
+        self.state = SessionState()
         self.participants: dict[str, ChatParticipant] = {}
+        self._keeper = keeper
         self._client = client
         self._dispatcher = dispatcher
         self._settings = settings or SessionSettings()
@@ -130,6 +137,8 @@ class Session:
         self._loop = asyncio.get_running_loop()
         self._queue = _Inbox(QUEUE_LIMIT)
         self._recent = _RecentIds(RECENT_IDS)
+        if keeper is not None and keeper.taken_up:
+            self._resume_from(keeper)
         self._sent = _RecentIds(SENT_IDS)
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._refusing = False
@@ -150,6 +159,19 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(contact_id={self.contact_id!r}, participant_id={self.participant_id!r})"
+
+    def _resume_from(self, keeper: Keeper) -> None:
+        """Pick up where the last owner saved: its state, and the items it handled, so that the transport's gap
+        fill reads back to the last of them and dispatches only what came after."""
+        record = keeper.record
+        self.state = SessionState(record.state)
+        self.participant_id = record.participant_id or self.participant_id
+        for item_id in record.recent_ids:
+            self._recent.add(item_id)
+        if record.last_item_id:
+            self._recent.add(record.last_item_id)
+        if self.participant_id is not None:  # the bot is in the chat: a refusal now means the chat ended
+            self.participants[self.participant_id] = ChatParticipant(self.participant_id, v.CUSTOM_BOT, None)
 
     # What the transport calls ------------------------------------------------
 
@@ -239,6 +261,9 @@ class Session:
         if not consuming.cancelled() and (failure := consuming.exception()) is not None:
             raise failure
         reason = self._ended_reason or "shutdown"
+        if reason == "fenced":
+            await self._transport.close(final=False)
+            return reason
         if reason == "shutdown" and not self._leave_on_shutdown:
             await self._transport.close(final=False)
             return "abandoned"
@@ -341,14 +366,68 @@ class Session:
         await asyncio.shield(self._ready)
         if self._ended_reason is not None and self._queue.empty():
             return
-        await self._dispatcher.call("on_session_start", self, None)
+        keeper = self._keeper
+        if keeper is not None and not await keeper.may_handle():
+            self._fence()
+            return
+        if keeper is not None and keeper.resumed:
+            await self._dispatcher.call("on_session_resume", self, None)
+        elif not await self._started(keeper):
+            return
         while True:
             item = await self._queue.get()
             self._resync_when_drained()
             if item is _END:
                 await self._last_word_if_due()
                 return
-            await self._handle(item)
+            if keeper is not None and not await keeper.may_handle():
+                self._fence()
+                return
+            handled = await self._handle(item)
+            if handled and keeper is not None and not await self._saved(keeper, item):
+                return
+
+    async def _started(self, keeper: Keeper | None) -> bool:
+        """on_session_start, its sends under ClientTokens a replay repeats (a worker that died before the start
+        was saved is followed by one that starts again); False when another worker owns the contact now."""
+        handling = _handling.set(_Handling(_SESSION_START))
+        try:
+            await self._dispatcher.call("on_session_start", self, None)
+        finally:
+            _handling.reset(handling)
+        if keeper is None:
+            return True
+        try:
+            await keeper.started(self.state)
+        except Fenced:
+            self._fence()
+            return False
+        return True
+
+    async def _saved(self, keeper: Keeper, item: Item) -> bool:
+        """The event counts as done once its record is saved; False when another worker owns the contact now."""
+        try:
+            unsavable = await keeper.done(item.id, item.absolute_time, self.state)
+        except Fenced:
+            self._fence()
+            return False
+        if unsavable is not None:
+            await self._dispatcher.call("on_error", self, None, error=unsavable, event=item)
+        return True
+
+    def _fence(self) -> None:
+        """Another worker owns the contact: stop at once, with no on_session_end and nothing more sent."""
+        log.warning("contact %s: another worker owns the contact now; this session stops without sending", self.contact_id)
+        metrics.FENCED.inc()
+        self._end("fenced")
+        if self._connecting is not None:
+            self._connecting.cancel()
+
+    def fenced(self) -> None:
+        """The lease was lost (the store refused its renewal): stop as for a refused save."""
+        if self._ended_reason is None:
+            self._fence()
+            self._set_ready()
 
     async def _last_word_if_due(self) -> None:
         due = self._last_word_due
@@ -366,16 +445,18 @@ class Session:
         """Nothing reaches a plugin once the chat is over for the bot, but the chat-ended event itself."""
         return self._ended_reason is None or item is self._last_word
 
-    async def _handle(self, item: Item) -> None:
+    async def _handle(self, item: Item) -> bool:
+        """Dispatch `item`; False for the bot's own items and other bots' messages, which no plugin hears (so there
+        is nothing to save: a resume reads them again and skips them the same way)."""
         own = self._own(item)
         self._track(item)
         if own:
             if item.content_type == v.EVENT_PARTICIPANT_LEFT:
                 self._end("removed")
-            return
+            return False
         is_message = item.type in (v.MESSAGE, v.ATTACHMENT)
         if is_message and self._from_another_bot(item):
-            return
+            return False
         hook = self._hook_for(item)
         if hook is None:
             _note_unknown(self.contact_id, item)
@@ -392,6 +473,7 @@ class Session:
             _handling.reset(handling)
         if is_message:
             self._receipts.read(item.id)
+        return True
 
     def _from_another_bot(self, item: Item) -> bool:
         """Two bots that answer each other would talk forever: another bot is heard only when configured."""
@@ -539,6 +621,8 @@ class Session:
     def _token(self) -> Secret:
         if self._connection_token is None:
             raise RuntimeError("the session is not connected yet")
+        if self._keeper is not None and (self._ended_reason == "fenced" or not self._keeper.may_act()):
+            raise LeaseLost(self.contact_id)
         return self._connection_token
 
     def _next_client_token(self) -> str:

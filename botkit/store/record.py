@@ -104,6 +104,8 @@ class ContactRecord:
     last_item_time: str | None = None
     recent_ids: tuple[str, ...] = ()
     state: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    started: bool = False
+    """on_session_start has run to its end: a worker resuming the contact runs on_session_resume, not it."""
     owner: str | None = None
     fence: int = 0
 
@@ -112,7 +114,10 @@ class ContactRecord:
     ) -> ContactRecord:
         """The record after `item_id` was handled: it becomes the last item, joins the recent ids (bounded), and
         `state`, when given, replaces the plugins' state."""
-        recent = (*(i for i in self.recent_ids if i != item_id), item_id)[-RECENT_IDS_KEPT:]
+        if item_id in self.recent_ids:  # rare (a redelivery): drop the old place, so the id is newest
+            recent = (*(i for i in self.recent_ids if i != item_id), item_id)
+        else:
+            recent = (*self.recent_ids[-RECENT_IDS_KEPT + 1 :], item_id)
         return dataclasses.replace(
             self,
             last_item_id=item_id,
@@ -135,6 +140,7 @@ class ContactRecord:
             "last_item_id": self.last_item_id,
             "last_item_time": self.last_item_time,
             "recent_ids": list(self.recent_ids[-RECENT_IDS_KEPT:]),
+            "started": self.started,
         }
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         return f'{text[:-1]},"state":{state}}}'
@@ -158,6 +164,7 @@ class ContactRecord:
                 last_item_time=body["last_item_time"],
                 recent_ids=tuple(body["recent_ids"]),
                 state=body["state"],
+                started=body.get("started", True),
                 owner=owner,
                 fence=fence,
             )
