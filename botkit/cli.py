@@ -280,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     check = _command(commands, "check", "validate a bot.yaml; list its plugins and hooks")
     check.add_argument("config", metavar="bot.yaml")
     check.set_defaults(run=_run_check)
-    status = _command(commands, "status", "list the workers alive in bot.yaml's store, their contacts, the orphans")
+    status = _command(commands, "status", "list live workers, their contacts, orphans")
     status.add_argument("config", metavar="bot.yaml")
     status.set_defaults(run=_run_status)
     schema = _command(commands, "schema", "print the JSON Schema of bot.yaml, for editors")

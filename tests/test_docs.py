@@ -126,7 +126,7 @@ def _parser_with_more() -> argparse.ArgumentParser:
     """The real parser plus what a later change might add: a command and an option, neither documented."""
     parser = _parser()
     commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)][0]
-    commands.add_parser("status", description="Show a running bot's sessions.")
+    commands.add_parser("inspect", description="Show a running bot's sessions.")
     subcommands(parser)["chat"].add_argument("--language", default="en")
     return parser
 
@@ -141,7 +141,7 @@ def test_the_check_fails_for_an_undocumented_command_or_option_a_wrong_default_o
 
     problems = cli_doc_problems(_parser_with_more(), drifted)
 
-    assert "docs/cli.md has no '## `botkit status`' section" in problems
+    assert "docs/cli.md has no '## `botkit inspect`' section" in problems
     assert "'botkit chat': `--language LANGUAGE` is not in its table of arguments" in problems
     assert any(p.startswith("'botkit emulator': `--port PORT` defaults to 8765") for p in problems)
     assert "'botkit serve': `--watch-all` is documented but `botkit serve --help` has no such argument" in problems
