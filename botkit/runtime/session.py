@@ -416,7 +416,11 @@ class Session:
         return True
 
     def _fence(self) -> None:
-        """Another worker owns the contact: stop at once, with no on_session_end and nothing more sent."""
+        """Another worker owns the contact: stop at once, with no on_session_end and nothing more sent.
+
+        Once per session: a refused renewal and a refused save may both report it."""
+        if self._ended_reason == "fenced":
+            return
         log.warning("contact %s: another worker owns the contact now; this session stops without sending", self.contact_id)
         metrics.FENCED.inc()
         self._end("fenced")
