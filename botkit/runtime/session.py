@@ -228,8 +228,11 @@ class Session:
         """Connect, dispatch until the chat is over for the bot, end the session, and return why it ended."""
         self._connecting = asyncio.create_task(self._stay_connected())
         consuming = self._consuming = asyncio.create_task(self._consume())
+        # What asyncio.wait([consuming]) does, without its set, counter and inner coroutine: every idle session waits here.
+        finished = self._loop.create_future()
+        consuming.add_done_callback(lambda _: finished.done() or finished.set_result(None))
         try:
-            await asyncio.wait([consuming])
+            await finished
         finally:
             consuming.cancel()
             self._connecting.cancel()
