@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/loadgen.py plugins -n 100 --rate 100 --duration 10
     .venv/bin/python benchmarks/loadgen.py storm   -n 300 --rate 100 --duration 10
     add --bot botkit,minimal,threaded (or --bot all) to run the same load against the baselines
+    add --transport streaming (or websocket,streaming) to run botkit on message streaming (SNS)
 
 Each run starts a fresh `botkit emulator --port 0` and a fresh bot (botkit serve, or a
 baseline from benchmarks/baselines/), pinned by default: the bot alone on CPU 1, the
@@ -52,6 +53,8 @@ BOTKIT = str(Path(sys.executable).with_name("botkit"))
 JOINED = "application/vnd.amazonaws.connect.event.participant.joined"
 
 BOTS = ("botkit", "minimal", "threaded")
+TRANSPORTS = ("websocket", "streaming")
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:botkit-bench"
 PLUGINS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "echo": (ROOT / "plugins" / "echo.py", "echo", {}),
     "async50": (BENCH / "plugins" / "async_sleep.py", "async_sleep", {"delay_ms": 50}),
@@ -116,6 +119,8 @@ class Stack:
     callgrind: str | None = None
     rig_loop: str = "asyncio"
     bot_loop: str = "asyncio"
+    transport: str = "websocket"
+    sns_key_size: int = 2048
     emulator: Proc | None = None
     bot: Proc | None = None
     endpoint: str = ""
@@ -137,7 +142,10 @@ class Stack:
     def start(self) -> None:
         self.emulator = Proc(
             "emulator",
-            self._counted("emulator", [BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0", "--event-loop", self.rig_loop]),
+            self._counted("emulator", [
+                BOTKIT, "--log-level", "WARNING", "emulator", "--port", "0", "--event-loop", self.rig_loop,
+                "--sns-key-size", str(self.sns_key_size),
+            ]),
             ready_prefix="emulator:",
             log_dir=self.log_dir,
             cpus=self.pinning.emulator,
@@ -178,6 +186,9 @@ class Stack:
             "runtime": {"max_sessions": 100_000, "event_loop": self.bot_loop},
             "logging": {"level": "WARNING"},
         }
+        if self.transport == "streaming":
+            # pointed at the emulator, the bot binds its SNS route to the topic there itself
+            bot_yaml |= {"transport": "streaming", "streaming": {"topic_arn": TOPIC_ARN}}
         config_path = self.log_dir / "bot.yaml"
         config_path.write_text(json.dumps(bot_yaml, indent=2))  # JSON is YAML
         return [BOTKIT, "serve", str(config_path)]
@@ -277,9 +288,10 @@ class Counters:
 class Driver:
     """The customers' side, over plain HTTP (no signing: the emulator accepts any or none)."""
 
-    def __init__(self, endpoint: str, concurrency: int) -> None:
+    def __init__(self, endpoint: str, concurrency: int, transport: str = "websocket") -> None:
         self.endpoint = endpoint
         self.concurrency = concurrency
+        self.transport = transport
         self.http: aiohttp.ClientSession | None = None
         self.info: dict[str, Any] = {}
         self.counters = Counters()
@@ -376,14 +388,22 @@ class Driver:
         return int(dropped["Dropped"])
 
     async def bots_up(self, wanted: set[str]) -> int:
-        """How many of `wanted` contacts have a CUSTOM_BOT participant holding a websocket."""
-        count = 0
-        for contact in await self.contacts():
-            if contact["ContactId"] in wanted and any(
-                p["ParticipantRole"] == "CUSTOM_BOT" and p["Sockets"] > 0 for p in contact["Participants"]
-            ):
-                count += 1
-        return count
+        """How many of `wanted` contacts have a CUSTOM_BOT participant holding a websocket or, on streaming
+        (no socket), connected with ConnectParticipant."""
+        up = self._streaming_bot_up if self.transport == "streaming" else self._websocket_bot_up
+        return sum(
+            1
+            for contact in await self.contacts()
+            if contact["ContactId"] in wanted and any(up(p) for p in contact["Participants"])
+        )
+
+    @staticmethod
+    def _websocket_bot_up(participant: dict[str, Any]) -> bool:
+        return participant["ParticipantRole"] == "CUSTOM_BOT" and participant["Sockets"] > 0
+
+    @staticmethod
+    def _streaming_bot_up(participant: dict[str, Any]) -> bool:
+        return participant["ParticipantRole"] == "CUSTOM_BOT" and participant["Active"]
 
     async def item_count(self, wanted: set[str]) -> int:
         return sum(c["ItemCount"] for c in await self.contacts() if c["ContactId"] in wanted)
@@ -489,9 +509,11 @@ def join_latencies(transcripts: dict[str, list[dict[str, Any]]]) -> list[int]:
 class Run:
     """One stack under one load; holds what was measured."""
 
-    def __init__(self, args: argparse.Namespace, bot_kind: str, plugin: str, log_dir: Path) -> None:
+    def __init__(self, args: argparse.Namespace, bot_kind: str, plugin: str, log_dir: Path, transport: str = "websocket") -> None:
         self.args = args
         self.label = bot_kind if bot_kind != "botkit" else f"botkit/{plugin}" + ("+receipts" if args.receipts else "")
+        if transport != "websocket":
+            self.label += f"+{transport}"
         self.stack = Stack(
             bot_kind,
             plugin,
@@ -503,6 +525,8 @@ class Run:
             callgrind=args.callgrind,
             rig_loop=args.rig_loop,
             bot_loop=args.bot_loop,
+            transport=transport,
+            sns_key_size=args.sns_key_size,
         )
         if self.stack.tracemalloc:
             self.label += "+tracemalloc"
@@ -510,7 +534,12 @@ class Run:
             self.label += f"+callgrind({self.stack.callgrind})"
         if bot_kind == "botkit" and args.bot_loop != "asyncio":
             self.label += f"+{args.bot_loop}"
-        self.result: dict[str, Any] = {"bot": bot_kind, "plugin": plugin if bot_kind == "botkit" else "echo (built in)"}
+        self.result: dict[str, Any] = {
+            "bot": bot_kind,
+            "plugin": plugin if bot_kind == "botkit" else "echo (built in)",
+            "transport": transport,
+            "sns_key_size": args.sns_key_size if transport == "streaming" else None,
+        }
         self.customers: list[Customer] = []
         self.driver: Driver | None = None
 
@@ -531,7 +560,7 @@ class Run:
         }
 
     async def bring_up(self, count: int, timeout: float) -> dict[str, Any]:
-        """Start `count` more chats and wait until the bot holds a websocket in each."""
+        """Start `count` more chats and wait until the bot holds a websocket in each (on streaming: has connected)."""
         assert self.driver is not None
         began = time.monotonic()
         fresh = await self.driver.start_customers(len(self.customers), count, getattr(self.args, "probes", 0))
@@ -885,7 +914,7 @@ async def execute(run: Run, scenario: str) -> None:
     await asyncio.to_thread(run.stack.start)
     run.result["pinning"] = pin.describe()
     run.result["pids"] = {"emulator": run.stack.emulator.pid, "bot": run.bot.pid}  # type: ignore[union-attr]
-    async with Driver(run.stack.endpoint, args.concurrency) as driver:
+    async with Driver(run.stack.endpoint, args.concurrency, run.stack.transport) as driver:
         run.driver = driver
         began = time.monotonic()
         try:
@@ -935,6 +964,8 @@ def _fmt(value: Any) -> str:
 
 def rows_for(result: dict[str, Any], scenario: str) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = [("sessions", result.get("sessions"))]
+    if result.get("sns_key_size"):
+        rows.append(("SNS signing key (RSA bits)", result["sns_key_size"]))
     rows.append(("time to bring all up (s)", result.get("all_up_seconds")))
     ups = result.get("bring_up") or []
     if ups:
@@ -1065,23 +1096,29 @@ def headline(result: dict[str, Any], scenario: str) -> dict[str, float | None]:
 
 
 def ratio_lines(results: list[dict[str, Any]], scenario: str) -> list[str]:
-    """botkit's headline figures over each baseline's, run against run of the same repeat."""
-    by_bot = {(r["bot"], r.get("repeat", 0)): r for r in results if not r.get("failed")}
+    """botkit's headline figures over each baseline's, and on streaming over the websocket's, run against run
+    of the same repeat."""
+    by_bot = {(r["bot"], r.get("repeat", 0)): r for r in results if not r.get("failed") and r.get("transport", "websocket") == "websocket"}
     ours = [r for r in results if r["bot"] == "botkit" and not r.get("failed")]
     lines = []
+    on_websocket = {(r["plugin"], r.get("repeat", 0)): r for r in ours if r.get("transport", "websocket") == "websocket"}
+    for mine in ours:
+        base = on_websocket.get((mine["plugin"], mine.get("repeat", 0)))
+        if mine.get("transport") == "streaming" and base is not None:
+            lines.append(_ratio_line(mine, base, scenario))
     for base_name in ("minimal", "threaded"):
         for mine in ours:
             base = by_bot.get((base_name, mine.get("repeat", 0)))
             if base is None:
                 continue
-            a, b = headline(mine, scenario), headline(base, scenario)
-            parts = []
-            for key, value in a.items():
-                if value is not None and b.get(key):
-                    parts.append(f"{key} ×{value / b[key]:.2f}")
-            if parts:
-                lines.append(f"{mine['label']} ÷ {base['label']}: " + ", ".join(parts))
-    return lines
+            lines.append(_ratio_line(mine, base, scenario))
+    return [line for line in lines if line]
+
+
+def _ratio_line(mine: dict[str, Any], base: dict[str, Any], scenario: str) -> str:
+    a, b = headline(mine, scenario), headline(base, scenario)
+    parts = [f"{key} ×{value / b[key]:.2f}" for key, value in a.items() if value is not None and b.get(key)]
+    return f"{mine['label']} ÷ {base['label']}: " + ", ".join(parts) if parts else ""
 
 
 # Command line ----------------------------------------------------------------------------
@@ -1117,6 +1154,8 @@ def parser() -> argparse.ArgumentParser:
     def common(sub: argparse.ArgumentParser, sessions: int) -> None:
         sub.add_argument("-n", "--sessions", type=int, default=sessions, help=f"concurrent chats (default {sessions})")
         sub.add_argument("--bot", type=_choices(BOTS), default=["botkit"], help="botkit, minimal, threaded, a list, or all")
+        sub.add_argument("--transport", type=_choices(TRANSPORTS), default=["websocket"], help="botkit's transport: websocket (default), streaming (SNS notifications, no socket per chat), or both (the baselines have websockets only)")
+        sub.add_argument("--sns-key-size", type=int, default=2048, help="bits of the emulator's SNS signing key (`botkit emulator --sns-key-size`; default 2048)")
         sub.add_argument("--plugin", type=_choices(tuple(PLUGINS)), default=["echo"], help=f"botkit's plugin: {', '.join(PLUGINS)} (list or all)")
         sub.add_argument("--pin", default=default_pinning(), help="CPU pinning, e.g. emulator=0,loadgen=0,bot=1 (default), or none")
         sub.add_argument("--concurrency", type=int, default=64, help="HTTP connections the customers share (default 64)")
@@ -1181,12 +1220,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"loadgen.py: no `botkit` beside {PYTHON}; run it with the project's .venv/bin/python")
     if args.sessions < 1:
         raise SystemExit("loadgen.py: --sessions must be at least 1")
+    if args.scenario == "storm" and "streaming" in args.transport:
+        raise SystemExit("loadgen.py: storm drops the bot's websockets; on streaming the bot holds none")
     args.pinning = Pinning.parse(args.pin)
     install_cleanup()
     scenario = "steady" if args.scenario == "plugins" else args.scenario
     bots = ["botkit"] if args.scenario == "plugins" else args.bot
-    kinds = [(bot, plugin) for bot in bots for plugin in (args.plugin if bot == "botkit" else ["echo"])]
-    runs = [(bot, plugin, repeat) for repeat in range(args.repeat) for bot, plugin in kinds]  # interleaved
+    kinds = [
+        (bot, plugin, transport)
+        for bot in bots
+        for plugin in (args.plugin if bot == "botkit" else ["echo"])
+        for transport in (args.transport if bot == "botkit" else ["websocket"])
+    ]
+    runs = [(*kind, repeat) for repeat in range(args.repeat) for kind in kinds]  # interleaved
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or RESULTS / f"{args.scenario}-{stamp}.json"
     report: dict[str, Any] = {
@@ -1199,9 +1245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     failures = 0
     try:
-        for bot_kind, plugin, repeat in runs:
+        for bot_kind, plugin, transport, repeat in runs:
             log_dir = Path(tempfile.mkdtemp(prefix=f"bench-{bot_kind}-"))
-            run = Run(args, bot_kind, plugin, log_dir)
+            run = Run(args, bot_kind, plugin, log_dir, transport)
             run.result["repeat"] = repeat
             if args.repeat > 1:
                 run.label += f" #{repeat + 1}"

@@ -85,6 +85,8 @@ async def _run_emulator(args: argparse.Namespace) -> None:
         contact_flow_id=args.contact_flow_id,
         websocket_idle_timeout=args.idle_timeout,
         sigv4=args.sigv4,
+        sns_key_size=args.sns_key_size,
+        sns_signature_version=args.sns_signature_version,
     )
     async with Emulator(config, _load_faults(args.faults) if args.faults else None) as emulator:
         print(f"emulator: {emulator.base_url}", flush=True)
@@ -269,6 +271,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     emulator.add_argument(
         "--event-loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvloop needs connect-botkit[uvloop]"
+    )
+    emulator.add_argument(
+        "--sns-key-size",
+        type=int,
+        default=defaults.sns_key_size,
+        metavar="BITS",
+        help=f"RSA key that signs SNS messages (default {defaults.sns_key_size}; signing is the emulator's heaviest work)",
+    )
+    emulator.add_argument(
+        "--sns-signature-version",
+        choices=("1", "2"),
+        default=defaults.sns_signature_version,
+        help=f"SNS SignatureVersion: 1 (SHA1) or 2 (SHA256) (default {defaults.sns_signature_version})",
     )
     emulator.set_defaults(run=_run_emulator)
     serve = _command(commands, "serve", "run a bot on its Amazon Connect or emulator")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import pytest
 
-from loadgen import percentiles, replies_by_phase  # noqa: E402
+LOADGEN = Path(__file__).resolve().parent.parent / "benchmarks" / "loadgen.py"
+sys.path.insert(0, str(LOADGEN.parent))
+
+from loadgen import main, parser, percentiles, replies_by_phase  # noqa: E402
 
 
 def item(role: str, content: str, at: str) -> dict[str, Any]:
@@ -44,3 +49,30 @@ def test_percentiles_are_nearest_rank() -> None:
     figures = percentiles(list(range(1, 101)))
     assert (figures["p50"], figures["p95"], figures["p99"], figures["max"], figures["n"]) == (50, 95, 99, 100, 100)
     assert percentiles([])["p99"] is None
+
+
+def test_the_transport_option_takes_streaming_and_refuses_a_socket_storm_on_it() -> None:
+    args = parser().parse_args(["steady", "--transport", "websocket,streaming", "--sns-key-size", "1024"])
+    assert (args.transport, args.sns_key_size) == (["websocket", "streaming"], 1024)
+    assert parser().parse_args(["idle"]).transport == ["websocket"]
+    with pytest.raises(SystemExit, match="holds none"):
+        main(["storm", "--transport", "streaming"])
+
+
+def test_a_tiny_steady_run_on_streaming_answers_every_message(tmp_path: Path) -> None:
+    """Real emulator and `botkit serve` processes on 127.0.0.1, as every benchmark run; a few seconds."""
+    out = tmp_path / "steady.json"
+    finished = subprocess.run(
+        [
+            sys.executable, str(LOADGEN), "steady", "-n", "3", "--rate", "3", "--duration", "1",
+            "--transport", "streaming", "--sns-key-size", "1024", "--probes", "1", "--pin", "none",
+            "--max-seconds", "60", "--out", str(out),
+        ],
+        capture_output=True, text=True, timeout=90,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    (run,) = json.loads(out.read_text())["runs"]
+    (phase,) = run["phases"]
+    assert (run["transport"], run["sns_key_size"], run["sessions"]) == ("streaming", 1024, 3)
+    assert (phase["sent"], phase["replies"], phase["missing_replies"], phase["duplicate_replies"]) == (3, 3, 0, 0)
+    assert run["errors"]["start"] == run["errors"]["send"] == 0

@@ -332,3 +332,21 @@ def test_serve_sets_the_young_generation_threshold_and_keeps_the_older_ones() ->
         assert gc.get_threshold() == (12_345, *before[1:])
     finally:
         gc.set_threshold(*before)
+
+
+async def test_emulator_signs_sns_messages_with_the_key_size_given() -> None:
+    """`--sns-key-size`: benchmarks choose the key, since signing is the emulator's heaviest work under load."""
+    from cryptography import x509
+
+    process = await botkit("emulator", "--port", "0", "--sns-key-size", "1024", "--sns-signature-version", "2")
+    try:
+        assert process.stdout is not None
+        base_url = (await read_line(process.stdout)).removeprefix("emulator: ")
+        async with aiohttp.ClientSession() as http, http.get(base_url + "/emulator/sns/certificate.pem") as answer:
+            assert answer.status == 200
+            certificate = x509.load_pem_x509_certificate(await answer.read())
+        assert certificate.public_key().key_size == 1024
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    assert process.returncode == 0
