@@ -72,6 +72,7 @@ class Delivery(StrEnum):
     DUPLICATE = "duplicate"  # a MessageId already taken (SNS delivers at least once)
     IGNORED = "ignored"  # no session here for the contact: never joined, or already over
     BUSY = "busy"  # too many held for a contact being joined: the route answers 503, SNS retries
+    HANDED = "handed"  # stored for the worker that owns the contact (runtime/relay.py)
 
 
 class Streaming:
@@ -137,6 +138,10 @@ class Streaming:
         return transport
 
     # What the SNS route calls ---------------------------------------------------------
+
+    def serves(self, contact_id: str) -> bool:
+        """Whether the contact's session runs here, or is being joined here."""
+        return contact_id in self._transports or contact_id in self._joining
 
     def deliver(self, message_id: str, item: Item) -> Delivery:
         """Hand a verified notification's item to its contact's transport; never waits."""
