@@ -199,7 +199,9 @@ async def test_sqlite_a_killed_streaming_bot_resumes_on_its_stream_with_its_stat
             assert kinds.count("start") == 1, kinds
         for customer in customers[:-1]:
             resumes = [n for n in seen if n["contact"] == customer.contact_id and n["kind"] == "resume"]
-            assert len(resumes) == 1 and resumes[0]["count"] in (2, 3), resumes
+            # An answer goes out before its event is saved: killed in between, the event is handled again (its
+            # answer dropped by its ClientToken), so the saved count may be one behind what the customer saw.
+            assert len(resumes) == 1 and resumes[0]["count"] in (1, 2, 3), resumes
         ended = [n for n in seen if n["contact"] == customers[-1].contact_id and n["kind"] == "end"]
         assert [n["reason"] for n in ended] == ["chat_ended"]
         assert emulator.streaming.stats.failed_attempts > 0  # SNS met the dead bot's URL, as it would
