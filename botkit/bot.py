@@ -40,6 +40,7 @@ from botkit.runtime.fleet import Fleet
 from botkit.runtime.manager import SessionManager
 from botkit.runtime.ownership import Ownership, new_worker_id
 from botkit.runtime.policies import ReceiptSettings
+from botkit.runtime.relay import Relay
 from botkit.runtime.session import SessionSettings
 from botkit.runtime.streaming import Streaming, StreamingSettings
 from botkit.runtime.watchdog import LoopWatchdog
@@ -107,6 +108,7 @@ class BotProcess:
         self.store: Store | None = None
         self.ownership: Ownership | None = None
         self.fleet: Fleet | None = None
+        self.relay: Relay | None = None
 
     @property
     def ready(self) -> bool:
@@ -187,6 +189,10 @@ class BotProcess:
         self.ownership.start()
         self.fleet = Fleet(self.manager, self.ownership, max_sessions=self.config.runtime.max_sessions)
         await self.fleet.start()
+        if self.streaming is not None and self.sns_route is not None:
+            self.relay = Relay(self.streaming, self.ownership)
+            self.relay.start()
+            self.sns_route.relay = self.relay
 
     def _lost(self, contact_id: str) -> None:
         if self.manager is not None:
@@ -359,6 +365,8 @@ class BotProcess:
         if self.manager is not None:
             runtime = self.config.runtime
             await self.manager.shutdown(runtime.shutdown_grace_seconds, leave=self.config.on_shutdown == "disconnect")
+        if self.relay is not None:
+            await self.relay.stop()
         if self.ownership is not None:
             await self.ownership.stop()
             await self.ownership.depart()

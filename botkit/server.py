@@ -43,6 +43,7 @@ from botkit.jsondepth import nested_deeper_than
 from botkit.runtime.logcontext import about_contact
 from botkit.runtime.manager import CapacityExceeded, NotACustomBot, SessionManager
 from botkit.runtime.metrics import SNS_MESSAGES, count_intake
+from botkit.runtime.relay import Relay
 from botkit.runtime.streaming import Delivery, Streaming
 
 log = logging.getLogger(__name__)
@@ -181,8 +182,9 @@ class SnsRoute:
       signing certificate cannot be fetched just now, so SNS delivers the message again;
     - SubscriptionConfirmation (taken while the bot is still starting: it binds its route first): confirmed by fetching its SubscribeURL, only when that is on a host trusted for
       SNS (403 otherwise; 502 when the fetch fails, so SNS sends it again). UnsubscribeConfirmation: logged.
-    - Notification: its Message, a chat item, is handed to the contact's transport (`Streaming.deliver`). 200
-      once it is queued there (or held for a contact being joined, or known as a duplicate, or for a contact this
+    - Notification: its Message, a chat item, is handed to the contact's transport (`Streaming.deliver`), or on
+      a shared store to the relay (runtime/relay.py), which takes each MessageId once across workers and hands
+      it to the worker that owns the contact. 200 once it is queued there or stored for its owner (or held for a contact being joined, or known as a duplicate, or for a contact this
       bot has no session for: answering 5xx would only make SNS repeat what no one here will take); 503 while
       the bot is not ready or a contact being joined has too many held; 500 if it could not be queued. Never a
       4xx for trouble that may pass: SNS retries only 5xx answers, time-outs and connection errors.
@@ -193,6 +195,8 @@ class SnsRoute:
         self._verifier = verifier
         self._streaming = streaming
         self._http: aiohttp.ClientSession | None = None
+        self.relay: Relay | None = None
+        """Set on a shared store: notifications deduplicated across workers and handed to their contact's owner."""
         self.confirmed = asyncio.Event()
         """Set once this route has confirmed a subscription (a bot pointed at an emulator waits for it at start)."""
 
@@ -216,7 +220,7 @@ class SnsRoute:
             if not is_ready():
                 SNS_MESSAGES.labels(kind, "unavailable").inc()
                 raise IntakeError(503, "not ready")
-            return self._notification(message.message_id, message.message)
+            return await self._notification(message.message_id, message.message)
         if message.type == SUBSCRIPTION_CONFIRMATION:
             return await self._confirm(message.topic_arn, message.subscribe_url or "")
         log.warning("SNS route: the subscription to %s was removed (UnsubscribeConfirmation): no notification"
@@ -224,14 +228,17 @@ class SnsRoute:
         SNS_MESSAGES.labels(kind, "accepted").inc()
         return web.json_response({"message": "noted"})
 
-    def _notification(self, message_id: str, message: str) -> web.Response:
+    async def _notification(self, message_id: str, message: str) -> web.Response:
         item = _chat_item(message)
         if item is None:
             SNS_MESSAGES.labels("Notification", "malformed").inc()
             raise IntakeError(400, "the Message is not a chat item")
         about_contact(item.contact_id or "")
         try:
-            outcome = self._streaming.deliver(message_id, item)
+            if self.relay is not None:
+                outcome = await self.relay.deliver(message_id, item)
+            else:
+                outcome = self._streaming.deliver(message_id, item)
         except Exception:
             log.exception("SNS route: could not queue item %s", item.id)
             SNS_MESSAGES.labels("Notification", "failed").inc()

@@ -223,7 +223,18 @@ class WebsocketTransports:
     def join_failed(self, contact_id: str) -> None:
         return None
 
-    def opener(self, contact_id: str, participant_token: Secret) -> OpenTransport:
+    def stream_of(self, contact_id: str) -> str | None:
+        return None
+
+    def opener(
+        self,
+        contact_id: str,
+        participant_token: Secret,
+        *,
+        streaming_id: str | None = None,
+        after_item_id: str | None = None,
+    ) -> OpenTransport:
+        """The socket's gap fill reads back to the session's recent ids: `after_item_id` is not needed."""
         return lambda feed: ContactConnection(self._client, participant_token, feed, self._settings)
 
 

@@ -25,7 +25,7 @@ from botkit.runtime.session import (
     Session,
     SessionSettings,
 )
-from botkit.runtime.transport import Transports
+from botkit.runtime.transport import OpenTransport, Transports
 from botkit.store import ContactRecord
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ class SessionManager:
             participant_id,
             initial_contact_id=initial_contact_id or contact_id,
             instance_id=self._instance_id,
+            streaming_id=self._transports.stream_of(contact_id),
         )
         keeper = Keeper(self.ownership, record, resumed=False)
         try:
@@ -327,7 +328,7 @@ class SessionManager:
             participant_id,
             control=ContactControl(self._control, self._instance_id, initial_contact_id or contact_id),
             attributes=attributes,
-            transport=self._transports.opener(contact_id, participant_token),
+            transport=self._opener(contact_id, participant_token, keeper),
             keeper=keeper,
         )
         self.sessions[contact_id] = session
@@ -335,6 +336,15 @@ class SessionManager:
         task = asyncio.get_running_loop().create_task(self._run(session, keeper), name=f"session-{contact_id}")
         self._tasks[contact_id] = task
         return session
+
+    def _opener(self, contact_id: str, participant_token: Secret, keeper: Keeper | None) -> OpenTransport:
+        """A resumed session's transport starts from its record: the contact's stream and its last handled item."""
+        if keeper is None or not keeper.taken_up:
+            return self._transports.opener(contact_id, participant_token)
+        record = keeper.record
+        return self._transports.opener(
+            contact_id, participant_token, streaming_id=record.streaming_id, after_item_id=record.last_item_id
+        )
 
     def on_session_over(self, contact_id: str, callback: Callable[[], None]) -> bool:
         """Call `callback` once the contact's session is over and gone from `sessions`; False if it has none."""

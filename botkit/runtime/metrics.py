@@ -32,7 +32,8 @@ EVENTS_DROPPED_AFTER_END = Counter(
 )
 STREAMING_NOTIFICATIONS = Counter(
     "botkit_streaming_notifications_total",
-    "Verified SNS notifications of chat items, by what became of them (queued, held, duplicate, ignored, busy).",
+    "Verified SNS notifications of chat items, by what became of them (queued, held, duplicate, ignored, busy;"
+    " handed: stored for the worker that owns the contact, which counts it again as it queues it).",
     ["outcome"],
 )
 STREAMING_READS = Counter(

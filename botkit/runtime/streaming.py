@@ -72,6 +72,7 @@ class Delivery(StrEnum):
     DUPLICATE = "duplicate"  # a MessageId already taken (SNS delivers at least once)
     IGNORED = "ignored"  # no session here for the contact: never joined, or already over
     BUSY = "busy"  # too many held for a contact being joined: the route answers 503, SNS retries
+    HANDED = "handed"  # stored for the worker that owns the contact (runtime/relay.py)
 
 
 class Streaming:
@@ -105,18 +106,42 @@ class Streaming:
         if joining is not None and joining.streaming_id is not None:
             self._stop_later(contact_id, joining.streaming_id)
 
-    def opener(self, contact_id: str, participant_token: Secret) -> OpenTransport:
-        return lambda feed: self._open(contact_id, participant_token, feed)
+    def stream_of(self, contact_id: str) -> str | None:
+        joining = self._joining.get(contact_id)
+        return None if joining is None else joining.streaming_id
 
-    def _open(self, contact_id: str, participant_token: Secret, feed: Feed) -> StreamingTransport:
+    def opener(
+        self,
+        contact_id: str,
+        participant_token: Secret,
+        *,
+        streaming_id: str | None = None,
+        after_item_id: str | None = None,
+    ) -> OpenTransport:
+        return lambda feed: self._open(contact_id, participant_token, feed, streaming_id, after_item_id)
+
+    def _open(
+        self,
+        contact_id: str,
+        participant_token: Secret,
+        feed: Feed,
+        streaming_id: str | None,
+        after_item_id: str | None,
+    ) -> StreamingTransport:
         joining = self._joining.pop(contact_id, None) or _Joining()
-        transport = StreamingTransport(self, contact_id, participant_token, feed, joining.streaming_id)
+        transport = StreamingTransport(
+            self, contact_id, participant_token, feed, joining.streaming_id or streaming_id, after_item_id
+        )
         self._transports[contact_id] = transport
         for item in joining.held:
             transport.notify(item)
         return transport
 
     # What the SNS route calls ---------------------------------------------------------
+
+    def serves(self, contact_id: str) -> bool:
+        """Whether the contact's session runs here, or is being joined here."""
+        return contact_id in self._transports or contact_id in self._joining
 
     def deliver(self, message_id: str, item: Item) -> Delivery:
         """Hand a verified notification's item to its contact's transport; never waits."""
@@ -210,8 +235,15 @@ class StreamingTransport:
     )
 
     def __init__(
-        self, hub: Streaming, contact_id: str, participant_token: Secret, feed: Feed, streaming_id: str | None
+        self,
+        hub: Streaming,
+        contact_id: str,
+        participant_token: Secret,
+        feed: Feed,
+        streaming_id: str | None,
+        after_item_id: str | None = None,
     ) -> None:
+        """`after_item_id`: a resumed session's last handled item, where its first read starts."""
         self._hub = hub
         self.contact_id = contact_id
         self.streaming_id = streaming_id
@@ -219,7 +251,7 @@ class StreamingTransport:
         self._feed = feed
         self._token: Secret | None = None
         self._refresh_at = 0.0
-        self._cursor: str | None = None
+        self._cursor = after_item_id
         self._announced: dict[str, Item] | None = None
         self._wake = _Wake()
         self._live = False

@@ -70,5 +70,17 @@ class Transports(Protocol):
     def join_failed(self, contact_id: str) -> None:
         """The join did not happen: undo what `before_join` did (without waiting: it may run while cancelled)."""
 
-    def opener(self, contact_id: str, participant_token: Secret) -> OpenTransport:
-        """How the contact's session opens its transport with the bot's participant token."""
+    def stream_of(self, contact_id: str) -> str | None:
+        """The StreamingId started for a contact being joined (message streaming), for its record; else None."""
+
+    def opener(
+        self,
+        contact_id: str,
+        participant_token: Secret,
+        *,
+        streaming_id: str | None = None,
+        after_item_id: str | None = None,
+    ) -> OpenTransport:
+        """How the contact's session opens its transport with the bot's participant token. A resumed session
+        passes its record's `streaming_id` (the stream is the contact's, not the process's: it is not started
+        again) and `after_item_id`, the last item it handled (the transcript is read forward from there)."""

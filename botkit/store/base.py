@@ -17,7 +17,10 @@ How the runtime is meant to use it (the store itself enforces only the fencing):
 - New contacts go through the work queue: whichever worker receives the contact-flow call `offer`s it (the
   store drops a second offer of the same contact), workers with room `claim_offers`, acquire the lease and then
   `ack`. An offer claimed but not acked within `lease_seconds` (its claimer died) is handed to another claimer.
-- `seen_once(key, ttl)` is true for the first caller only, across workers: SNS MessageId dedup.
+- `seen_once(key, ttl)` is true for the first caller only, across workers: SNS MessageId dedup. `unsee(key)`
+  drops the mark again, when the work it guarded failed and must be taken by a retry.
+- `hand_over(worker_id, message)` queues a message for one worker (an SNS notification for a contact it owns,
+  received by another); the owner `take_handed`s its own, each once.
 
 Times are seconds. Wall-clock expiry is judged by the store (Redis's own clock; SQLite's and memory's host clock).
 """
@@ -32,9 +35,12 @@ from typing import Any
 
 from botkit.store.record import ContactRecord
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "Fenced", "Lease", "Offer", "Store", "StoreError", "WorkerInfo"]
+__all__ = ["DEFAULT_LEASE_SECONDS", "HANDED_SECONDS", "Fenced", "Lease", "Offer", "Store", "StoreError", "WorkerInfo"]
 
 DEFAULT_LEASE_SECONDS = 10.0
+HANDED_SECONDS = 3_600.0
+"""How long messages handed to a worker that never takes them (it died) are kept: its contacts are resumed
+elsewhere from the transcript, so nothing depends on them after that."""
 TOMBSTONE_SECONDS = 86_400.0
 """How long a forgotten contact's fencing counter is kept, so that a late save by an old owner is still refused and
 a new acquire still gets a larger token; contact ids are never reused, so a day is plenty."""
@@ -194,6 +200,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def seen_once(self, key: str, ttl_seconds: float) -> bool:
         """True for the first caller with `key` within `ttl_seconds`, False for every later one (any worker)."""
+
+    @abc.abstractmethod
+    async def unsee(self, key: str) -> None:
+        """Forget `key`'s mark, so that the next `seen_once(key, ...)` is true again."""
+
+    # Hand-over between workers
+
+    @abc.abstractmethod
+    async def hand_over(self, worker_id: str, message: Mapping[str, Any]) -> None:
+        """Queue `message` (JSON-serialisable) for `worker_id`. Once this returns the message is stored, so the
+        sender may answer for it; it is kept for HANDED_SECONDS if never taken."""
+
+    @abc.abstractmethod
+    async def take_handed(self, worker_id: str, *, count: int = 64, wait_seconds: float = 0.0) -> list[Mapping[str, Any]]:
+        """Up to `count` messages handed to `worker_id`, oldest first, each given out once (they are removed);
+        waits up to `wait_seconds` for the first."""
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botkit.store.base import DEFAULT_LEASE_SECONDS, TOMBSTONE_SECONDS, Fenced, Lease, Offer, Store, WorkerInfo
+from botkit.store.base import (
+    DEFAULT_LEASE_SECONDS,
+    HANDED_SECONDS,
+    TOMBSTONE_SECONDS,
+    Fenced,
+    Lease,
+    Offer,
+    Store,
+    WorkerInfo,
+)
 from botkit.store.record import ContactRecord
 
 __all__ = ["MemoryStore"]
@@ -53,6 +62,8 @@ class MemoryStore(Store):
         self._seen: dict[str, float] = {}
         self._offer_ids = itertools.count(1)
         self._offer_arrived = asyncio.Event()
+        self._handed: dict[str, list[tuple[float, str]]] = {}
+        self._handed_arrived = asyncio.Event()
 
     async def load(self, contact_id: str) -> ContactRecord | None:
         text = self._records.get(contact_id)
@@ -182,6 +193,33 @@ class MemoryStore(Store):
             for gone in [k for k, until in self._seen.items() if until <= now]:
                 del self._seen[gone]
         return True
+
+    async def unsee(self, key: str) -> None:
+        self._seen.pop(key, None)
+
+    async def hand_over(self, worker_id: str, message: Mapping[str, Any]) -> None:
+        now = time.monotonic()
+        queue = self._handed.setdefault(worker_id, [])
+        queue[:] = [entry for entry in queue if entry[0] > now]
+        queue.append((now + HANDED_SECONDS, json.dumps(dict(message))))
+        self._handed_arrived.set()
+
+    async def take_handed(self, worker_id: str, *, count: int = 64, wait_seconds: float = 0.0) -> list[Mapping[str, Any]]:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            queue = self._handed.get(worker_id, [])
+            now = time.monotonic()
+            taken = [text for until, text in queue[:count] if until > now]
+            if queue:
+                del queue[:count]
+            remaining = deadline - now
+            if taken or remaining <= 0:
+                return [json.loads(text) for text in taken]
+            self._handed_arrived.clear()
+            try:
+                await asyncio.wait_for(self._handed_arrived.wait(), remaining)
+            except TimeoutError:
+                continue
 
     async def close(self) -> None:
         self._offer_arrived.set()

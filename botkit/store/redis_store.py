@@ -13,6 +13,7 @@ contacts' sets at once. Keys, under `prefix` (default "botkit:"):
     w:<worker>         a worker's heartbeat, with PX expiry workers    sorted set of worker ids (by last beat)
     offers             stream of new contacts, consumer group "workers"
     seen:<key>         SET NX EX marks (seen_once, and offers already made)
+    inbox:<worker>     stream of messages handed over to one worker (its only reader), expiring unread
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from botkit.store.base import DEFAULT_LEASE_SECONDS, TOMBSTONE_SECONDS, Fenced, Lease, Offer, Store, WorkerInfo
+from botkit.store.base import (
+    DEFAULT_LEASE_SECONDS,
+    HANDED_SECONDS,
+    TOMBSTONE_SECONDS,
+    Fenced,
+    Lease,
+    Offer,
+    Store,
+    WorkerInfo,
+)
 from botkit.store.record import ContactRecord
 
 __all__ = ["RedisStore"]
@@ -295,6 +305,27 @@ class RedisStore(Store):
 
     async def seen_once(self, key: str, ttl_seconds: float) -> bool:
         return bool(await self._redis.set(self._key("seen", key), 1, nx=True, px=_ms(ttl_seconds)))
+
+    async def unsee(self, key: str) -> None:
+        await self._redis.delete(self._key("seen", key))
+
+    async def hand_over(self, worker_id: str, message: Mapping[str, Any]) -> None:
+        inbox = self._key("inbox", worker_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(inbox, {"body": json.dumps(dict(message))})
+            pipe.pexpire(inbox, _ms(HANDED_SECONDS))
+            await pipe.execute()
+
+    async def take_handed(self, worker_id: str, *, count: int = 64, wait_seconds: float = 0.0) -> list[Mapping[str, Any]]:
+        """One reader per inbox (its worker), so a read then a delete of what was read gives each message once."""
+        inbox = self._key("inbox", worker_id)
+        wait = min(wait_seconds, self._socket_timeout - 1)  # a longer block would read as a dead connection
+        answer = await self._redis.xread({inbox: "0-0"}, count=count, block=_ms(wait) if wait > 0 else None)
+        entries = [entry for _, found in answer or [] for entry in found]
+        if not entries:
+            return []
+        await self._redis.xdel(inbox, *(entry_id for entry_id, _ in entries))
+        return [json.loads(fields["body"]) for _, fields in entries if fields]
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -17,7 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from botkit.store.base import DEFAULT_LEASE_SECONDS, TOMBSTONE_SECONDS, Fenced, Lease, Offer, Store, WorkerInfo
+from botkit.store.base import (
+    DEFAULT_LEASE_SECONDS,
+    HANDED_SECONDS,
+    TOMBSTONE_SECONDS,
+    Fenced,
+    Lease,
+    Offer,
+    Store,
+    WorkerInfo,
+)
 from botkit.store.record import ContactRecord
 
 __all__ = ["SqliteStore"]
@@ -36,11 +45,15 @@ CREATE TABLE IF NOT EXISTS offers (
     worker_id TEXT, claimed REAL
 );
 CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS handed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, worker_id TEXT NOT NULL, body TEXT NOT NULL, expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handed_by_worker ON handed (worker_id, seq);
 """
 
 _sightings = itertools.count(1)
 _POLL_SECONDS = 0.05
-"""How often a waiting `claim_offers` looks again: other processes' offers raise no signal in this one."""
+"""How often a waiting `claim_offers` (or `take_handed`) looks again: other processes' offers raise no signal in this one."""
 
 
 class SqliteStore(Store):
@@ -266,6 +279,40 @@ class SqliteStore(Store):
                 return _first_sighting(db, key, ttl_seconds)
 
         return await self._run(check)
+
+    async def unsee(self, key: str) -> None:
+        await self._run(lambda db: db.execute("DELETE FROM seen WHERE key = ?", (key,)))
+
+    async def hand_over(self, worker_id: str, message: Mapping[str, Any]) -> None:
+        body = json.dumps(dict(message))
+
+        def insert(db: sqlite3.Connection) -> None:
+            now = time.time()
+            with _transaction(db):
+                db.execute("DELETE FROM handed WHERE expires <= ?", (now,))
+                db.execute(
+                    "INSERT INTO handed (worker_id, body, expires) VALUES (?, ?, ?)",
+                    (worker_id, body, now + HANDED_SECONDS),
+                )
+
+        await self._run(insert)
+
+    async def take_handed(self, worker_id: str, *, count: int = 64, wait_seconds: float = 0.0) -> list[Mapping[str, Any]]:
+        deadline = time.monotonic() + wait_seconds
+
+        def take(db: sqlite3.Connection) -> list[tuple[int, str]]:
+            return db.execute(
+                "DELETE FROM handed WHERE seq IN (SELECT seq FROM handed WHERE worker_id = ? AND expires > ?"
+                " ORDER BY seq LIMIT ?) RETURNING seq, body",
+                (worker_id, time.time(), count),
+            ).fetchall()
+
+        while True:
+            rows = await self._run(take)
+            remaining = deadline - time.monotonic()
+            if rows or remaining <= 0:
+                return [json.loads(body) for _, body in sorted(rows)]
+            await asyncio.sleep(min(remaining, _POLL_SECONDS))
 
     async def close(self) -> None:
         def close(db: sqlite3.Connection) -> None:

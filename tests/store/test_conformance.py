@@ -322,3 +322,35 @@ async def test_seen_once_is_true_for_the_first_caller_only_until_the_ttl_passes(
 
     await eventually(forgotten)
     assert await a.seen_once("sns:message-1", 60) is False
+
+
+async def test_unsee_lets_the_next_caller_take_the_key_again(backend: Backend) -> None:
+    a, b = backend.open(), backend.open()
+    assert await a.seen_once("sns:message-1", 60) is True
+    await a.unsee("sns:message-1")
+    assert await b.seen_once("sns:message-1", 60) is True
+    assert await a.seen_once("sns:message-1", 60) is False
+
+
+async def test_messages_handed_over_reach_their_worker_once_in_order(backend: Backend) -> None:
+    sender, owner = backend.open(), backend.open()
+    assert await owner.take_handed("worker-b") == []
+    for n in range(5):
+        await sender.hand_over("worker-b", {"n": n, "text": f"message {n}"})
+    await sender.hand_over("worker-c", {"n": 99})
+
+    first = await owner.take_handed("worker-b", count=3)
+    rest = await owner.take_handed("worker-b", count=10)
+
+    assert [m["n"] for m in first] == [0, 1, 2] and [m["n"] for m in rest] == [3, 4]
+    assert rest[0]["text"] == "message 3"
+    assert await owner.take_handed("worker-b", count=10) == []
+    assert await owner.take_handed("worker-c", count=10) == [{"n": 99}]
+
+
+async def test_a_worker_waiting_for_handed_messages_gets_one_handed_meanwhile(backend: Backend) -> None:
+    sender, owner = backend.open(), backend.open()
+    waiting = asyncio.ensure_future(owner.take_handed("worker-b", wait_seconds=3.0))
+    await asyncio.sleep(0)  # usually the take is waiting by now; either way the message must reach it
+    await sender.hand_over("worker-b", {"n": 1})
+    assert await asyncio.wait_for(waiting, 5) == [{"n": 1}]
