@@ -1,4 +1,6 @@
-"""deploy/kubernetes/workers: the base with three replicas on a Redis. There is no kustomize here, so the test
+"""Several workers on one Redis, as deployed: deploy/docker-compose.workers.yml, and deploy/kubernetes/workers.
+
+deploy/kubernetes/workers is the base with three replicas on a Redis. There is no kustomize here, so the test
 applies the overlay's patch to the base Deployment as a strategic merge would (replicas replaced, env merged by
 name), validates the result and the overlay's own manifests against the Kubernetes schemas, and checks that the
 bot.yaml the workers then run really uses the Redis that the overlay's Service serves."""
@@ -13,12 +15,21 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from botkit.cli import _parser
 from botkit.config import parse_config
-from tests.deploy.manifests import KUBERNETES, bot_container, container_env, kubernetes_documents, load_yaml
-from tests.deploy.processes import VENV_BIN
+from tests.deploy.manifests import (
+    KUBERNETES,
+    bot_container,
+    container_env,
+    image_command,
+    kubernetes_documents,
+    load_yaml,
+)
+from tests.deploy.processes import ROOT, VENV_BIN
 from tests.deploy.test_kubernetes import KUBERNETES_VERSION, configmap_bot_yaml
 
 WORKERS = KUBERNETES / "workers"
+COMPOSE_WORKERS = ROOT / "deploy" / "docker-compose.workers.yml"
 
 
 def overlay() -> dict[str, Any]:
@@ -88,3 +99,25 @@ def test_three_workers_run_bot_yaml_on_the_redis_the_overlay_serves() -> None:
     assert url.port in {port["port"] for port in service["spec"]["ports"]}
     assert service["spec"]["selector"].items() <= redis["Deployment"]["spec"]["template"]["metadata"]["labels"].items()
     assert redis["Deployment"]["spec"]["replicas"] == 1 and redis["Deployment"]["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_compose_runs_three_workers_with_arguments_only_on_its_redis() -> None:
+    services = load_yaml(COMPOSE_WORKERS)["services"]
+    workers = {name: service for name, service in services.items() if name.startswith("bot-")}
+    assert len(workers) == 3
+    for name, service in services.items():
+        if "command" in service and "build" in service:  # botkit's image: its ENTRYPOINT is botkit
+            command = service["command"]
+            assert isinstance(command, list) and command[0] != "botkit", f"{name}: the ENTRYPOINT is botkit already"
+            _parser().parse_args(command)
+    image_bot_yaml = (ROOT / "bot.yaml").read_text(encoding="utf-8")  # the image's /app/bot.yaml
+    for name, worker in workers.items():
+        assert worker["command"] == image_command()[1:]
+        environment = {key: str(value) for key, value in worker["environment"].items()}
+        assert environment["BOTKIT_INTAKE_SECRET"], "an intake beyond loopback, not embedded, is signed"
+        config = parse_config(image_bot_yaml, f"{name}'s bot.yaml", environment)
+        assert config.store.kind == "redis" and urlsplit(config.store.url).hostname in services
+        assert urlsplit(str(config.server.public_url)).hostname == name, "each worker's own webhook"
+        assert {"emulator", "redis"} <= set(worker["depends_on"])
+    host_ports = [port.rsplit(":", 1)[0] for worker in workers.values() for port in worker["ports"]]
+    assert len(set(host_ports)) == len(host_ports)
