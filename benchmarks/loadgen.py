@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/loadgen.py burst   -n 300 --rounds 3
     .venv/bin/python benchmarks/loadgen.py plugins -n 100 --rate 100 --duration 10
     .venv/bin/python benchmarks/loadgen.py storm   -n 300 --rate 100 --duration 10
+    .venv/bin/python benchmarks/loadgen.py steady  -n 200 --rate 500 --store redis://127.0.0.1:6379/0
     add --bot botkit,minimal,threaded (or --bot all) to run the same load against the baselines
     add --transport streaming (or websocket,streaming) to run botkit on message streaming (SNS)
 
@@ -114,6 +115,7 @@ class Stack:
     pinning: Pinning
     log_dir: Path
     receipts: bool = False
+    store: str | None = None
     profile: bool = False
     tracemalloc: bool = False
     callgrind: str | None = None
@@ -189,6 +191,8 @@ class Stack:
         if self.transport == "streaming":
             # pointed at the emulator, the bot binds its SNS route to the topic there itself
             bot_yaml |= {"transport": "streaming", "streaming": {"topic_arn": TOPIC_ARN}}
+        if self.store is not None:
+            bot_yaml["store"] = self.store
         config_path = self.log_dir / "bot.yaml"
         config_path.write_text(json.dumps(bot_yaml, indent=2))  # JSON is YAML
         return [BOTKIT, "serve", str(config_path)]
@@ -514,12 +518,15 @@ class Run:
         self.label = bot_kind if bot_kind != "botkit" else f"botkit/{plugin}" + ("+receipts" if args.receipts else "")
         if transport != "websocket":
             self.label += f"+{transport}"
+        if bot_kind == "botkit" and args.store:
+            self.label += f"+store({args.store.split(':', 1)[0]})"
         self.stack = Stack(
             bot_kind,
             plugin,
             args.pinning,
             log_dir,
             receipts=args.receipts,
+            store=args.store,
             profile=args.profile,
             tracemalloc=getattr(args, "tracemalloc", False),
             callgrind=args.callgrind,
@@ -1164,6 +1171,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--drain-timeout", type=float, default=20.0, help="seconds to wait for the last replies (default 20)")
         sub.add_argument("--max-seconds", type=float, default=180.0, help="hard limit per run (default 180)")
         sub.add_argument("--receipts", action="store_true", help="let botkit send delivered/read receipts (off by default: the baselines send none)")
+        sub.add_argument("--store", default=None, help="botkit's session store, as bot.yaml's `store:` (e.g. redis://127.0.0.1:6379/0); the default is memory, which saves nothing")
         sub.add_argument("--profile", action="store_true", help="run the bot under cProfile (slower!) and write the top functions to its log directory")
         sub.add_argument("--rig-loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop of the emulator and this load generator (default asyncio)")
         sub.add_argument("--bot-loop", choices=("asyncio", "uvloop"), default="asyncio", help="botkit's event loop (runtime.event_loop); the baselines keep asyncio's")

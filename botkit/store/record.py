@@ -7,11 +7,11 @@ frozen snapshot: a session makes a new one per handled event (`dispatched`) and 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from botkit.connect.secrets import Secret
@@ -24,6 +24,8 @@ RECENT_IDS_KEPT = 128
 notification), not the whole chat; more would make every save bigger."""
 
 _FORMAT = 1
+_STATE_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""Made once: json.dumps with options builds a new encoder on every call, and the state is encoded per event."""
 
 
 class RecordError(ValueError):
@@ -82,7 +84,11 @@ def encode_state(state: Mapping[str, Any], plugin_of_key: Callable[[str], str | 
         if problem := _json_problem(value, f"[{key!r}]", 1):
             path, reason = problem
             raise UnsavableState(reason, key=key, path=path, plugin=plugin_of_key(key) if plugin_of_key else None)
-    return json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _STATE_ENCODER.encode(state)
+
+
+def _string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,27 +114,75 @@ class ContactRecord:
     """on_session_start has run to its end: a worker resuming the contact runs on_session_resume, not it."""
     owner: str | None = None
     fence: int = 0
+    _encoded_ids: tuple[tuple[str, ...], tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
+    """(the `recent_ids` tuple it encodes, each id as JSON, encoded when it joined): used only while that very
+    tuple is the record's, so a record made with other ids (dataclasses.replace) encodes them afresh."""
+    _head: tuple[tuple[Any, ...], str] | None = field(default=None, compare=False, repr=False)
+    """The unchanging fields' values and their encoding, reused while the values are the same."""
 
     def dispatched(
         self, item_id: str, absolute_time: str | None, state: Mapping[str, Any] | None = None
     ) -> ContactRecord:
         """The record after `item_id` was handled: it becomes the last item, joins the recent ids (bounded), and
-        `state`, when given, replaces the plugins' state."""
-        if item_id in self.recent_ids:  # rare (a redelivery): drop the old place, so the id is newest
-            recent = (*(i for i in self.recent_ids if i != item_id), item_id)
+        `state`, when given, replaces the plugins' state.
+
+        This runs once per handled event, so it builds the new record directly (dataclasses.replace inspects the
+        fields every call) and carries the encoded ids and head along, so that `to_json` encodes only what is new.
+        """
+        recent, encoded = self.recent_ids, self._encoded_recent_ids()
+        if item_id in recent:  # rare (a redelivery): drop the old place, so the id is newest
+            place = recent.index(item_id)
+            recent = (*recent[:place], *recent[place + 1 :], item_id)
+            encoded = (*encoded[:place], *encoded[place + 1 :], encode_basestring(item_id))
         else:
-            recent = (*self.recent_ids[-RECENT_IDS_KEPT + 1 :], item_id)
-        return dataclasses.replace(
-            self,
-            last_item_id=item_id,
-            last_item_time=absolute_time,
-            recent_ids=recent,
-            state=self.state if state is None else state,
+            recent = (*recent[-RECENT_IDS_KEPT + 1 :], item_id)
+            encoded = (*encoded[-RECENT_IDS_KEPT + 1 :], encode_basestring(item_id))
+        return ContactRecord(
+            self.contact_id,
+            self.participant_token,
+            self.participant_id,
+            self.initial_contact_id,
+            self.instance_id,
+            self.streaming_id,
+            item_id,
+            absolute_time,
+            recent,
+            self.state if state is None else state,
+            self.started,
+            self.owner,
+            self.fence,
+            (recent, encoded),
+            self._head,
         )
 
     def to_json(self, plugin_of_key: Callable[[str], str | None] | None = None) -> str:
-        """The stored form. It reveals the participant token: it is for the store, never for a log."""
+        """The stored form. It reveals the participant token: it is for the store, never for a log.
+
+        Saved after every event, so only what changes per event is encoded here: the fields that stay put for the
+        whole chat are encoded once (and again only if they changed), and each recent id when it joined."""
         state = encode_state(self.state, plugin_of_key)
+        head = self._head
+        if head is None or head[0] != self._head_values():
+            head = (self._head_values(), self._encode_head())
+            object.__setattr__(self, "_head", head)
+        encoded = self._encoded_recent_ids()[-RECENT_IDS_KEPT:]
+        return (
+            f'{head[1]},"last_item_id":{_string(self.last_item_id)},"last_item_time":{_string(self.last_item_time)}'
+            f',"recent_ids":[{",".join(encoded)}],"state":{state}}}'
+        )
+
+    def _encoded_recent_ids(self) -> tuple[str, ...]:
+        cached = self._encoded_ids
+        if cached is not None and cached[0] is self.recent_ids:
+            return cached[1]
+        return tuple(encode_basestring(i) for i in self.recent_ids)
+
+    def _head_values(self) -> tuple[Any, ...]:
+        return (self.contact_id, self.participant_token, self.participant_id, self.initial_contact_id,
+                self.instance_id, self.streaming_id, self.started)
+
+    def _encode_head(self) -> str:
+        """The fields that do not change from event to event, as the opening of the stored JSON object."""
         body = {
             "format": _FORMAT,
             "contact_id": self.contact_id,
@@ -137,13 +191,9 @@ class ContactRecord:
             "initial_contact_id": self.initial_contact_id,
             "instance_id": self.instance_id,
             "streaming_id": self.streaming_id,
-            "last_item_id": self.last_item_id,
-            "last_item_time": self.last_item_time,
-            "recent_ids": list(self.recent_ids[-RECENT_IDS_KEPT:]),
             "started": self.started,
         }
-        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        return f'{text[:-1]},"state":{state}}}'
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)[:-1]
 
     @classmethod
     def from_json(cls, text: str | bytes, *, owner: str | None = None, fence: int = 0) -> ContactRecord:

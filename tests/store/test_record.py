@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -107,3 +108,20 @@ def test_a_record_with_unsavable_state_cannot_be_turned_into_its_stored_form() -
 
     with pytest.raises(UnsavableState, match=r"session.state\['when'\]"):
         record.to_json()
+
+
+def test_the_stored_form_follows_every_change_though_parts_of_it_are_encoded_once() -> None:
+    record = ContactRecord("contact-1", Secret("token-ü"), "bot-1", instance_id="instance")
+    for n in range(RECENT_IDS_KEPT + 3):
+        record = record.dispatched(f"item-{n}", "2026-11-23T20:00:00.000Z", {"count": n})
+    record.to_json()  # fills the caches
+    changed = dataclasses.replace(record, started=True, participant_id="bot-2", recent_ids=("a,\"b", "é"))
+    changed = changed.dispatched('item-"last"', None)
+
+    assert json.loads(changed.to_json()) == {
+        "format": 1, "contact_id": "contact-1", "participant_token": "token-ü", "participant_id": "bot-2",
+        "initial_contact_id": None, "instance_id": "instance", "streaming_id": None,
+        "last_item_id": 'item-"last"', "last_item_time": None, "recent_ids": ["a,\"b", "é", 'item-"last"'],
+        "started": True, "state": {"count": RECENT_IDS_KEPT + 2},
+    }
+    assert ContactRecord.from_json(record.to_json()).recent_ids == record.recent_ids
