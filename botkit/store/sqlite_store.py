@@ -52,6 +52,8 @@ CREATE INDEX IF NOT EXISTS handed_by_worker ON handed (worker_id, seq);
 """
 
 _sightings = itertools.count(1)
+_BUSY_SECONDS = 30.0
+_LOCKED_RETRY_SECONDS = 0.02
 _POLL_SECONDS = 0.05
 """How often a waiting `claim_offers` (or `take_handed`) looks again: other processes' offers raise no signal in this one."""
 
@@ -78,10 +80,10 @@ class SqliteStore(Store):
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        db.execute("PRAGMA journal_mode=WAL")
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_SECONDS)
+        _retry_while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
         db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: a committed save survives the process being killed
-        db.executescript(_SCHEMA)
+        _retry_while_locked(lambda: db.executescript(_SCHEMA))
         return db
 
     # Records
@@ -353,3 +355,21 @@ def _first_sighting(db: sqlite3.Connection, key: str, ttl_seconds: float) -> boo
 
 def _extended(lease: Lease, started: float) -> Lease:
     return Lease(lease.contact_id, lease.worker_id, lease.fence, lease.lease_seconds, started + lease.lease_seconds)
+
+
+def _retry_while_locked(statement: Callable[[], object]) -> None:
+    """Run a setup statement again while another process holds the file.
+
+    SQLite answers "database is locked" at once, without its busy timeout, where waiting could deadlock: turning
+    a file to WAL, or creating tables, while another process writes. Such a writer ends soon, so wait it out here
+    (on the store's thread, never the event loop).
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(_LOCKED_RETRY_SECONDS)

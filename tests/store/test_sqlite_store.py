@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -77,4 +78,22 @@ async def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
         mode = await store._run(lambda db: db.execute("PRAGMA journal_mode").fetchone()[0])
     finally:
         await store.close()
+    assert mode == "wal"
+
+
+async def test_opening_waits_out_another_process_writing_to_the_file_as_it_turns_to_wal(tmp_path: Path) -> None:
+    """Turning a file to WAL meets a writer with an immediate "database is locked", whatever the busy timeout."""
+    path = tmp_path / "sessions.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (n INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    asyncio.get_running_loop().call_later(0.3, writer.execute, "COMMIT")
+    store = SqliteStore(path)
+    try:
+        assert await store.seen_once("key", 60) is True
+        mode = await store._run(lambda db: db.execute("PRAGMA journal_mode").fetchone()[0])
+    finally:
+        await store.close()
+        writer.close()
     assert mode == "wal"
