@@ -149,7 +149,7 @@ class ParticipantClient:
     def _http(self) -> aiohttp.ClientSession:
         """The shared session, created on first use (inside the running loop, as aiohttp wants)."""
         if self._session is None:
-            self._session = client_session()
+            self._session = client_session(self.endpoint)
         return self._session
 
     async def _call(

@@ -225,7 +225,7 @@ class ControlPlaneClient:
         frozen = await asyncio.to_thread(self._credentials.get_frozen_credentials)
         SigV4Auth(frozen, "connect", self._region).add_auth(request)
         if self._session is None:
-            self._session = client_session()
+            self._session = client_session(self.endpoint)
         bound = min(remaining, self._attempt_timeout)
         timeout = aiohttp.ClientTimeout(total=bound, sock_connect=min(self._connect_timeout, bound))
         async with self._session.request(method, url, data=data, headers=dict(request.headers), timeout=timeout) as response:
@@ -246,7 +246,7 @@ class ControlPlaneClient:
                 frozen = await asyncio.to_thread(self._credentials.get_frozen_credentials)
                 SigV4Auth(frozen, "connect", self._region).add_auth(request)
                 if self._session is None:
-                    self._session = client_session()
+                    self._session = client_session(self.endpoint)
                 async with self._session.get(url, headers=dict(request.headers)):
                     return True
         except (aiohttp.ClientError, TimeoutError):

@@ -6,6 +6,8 @@ comes from a certificate authority made here, which only AWS_CA_BUNDLE makes tru
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime
 import ipaddress
 import json
@@ -13,6 +15,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -114,6 +117,34 @@ async def test_no_proxy_keeps_calls_direct(monkeypatch: pytest.MonkeyPatch) -> N
 
     assert joined.participant_id
     assert seen == []
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor, counting what is handed to a worker thread."""
+
+    submitted = 0
+
+    def submit(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+async def test_calls_to_amazon_connect_take_no_thread_hop_to_read_the_environment() -> None:
+    """aiohttp's trust_env reads the proxy variables and ~/.netrc in a worker thread on every request, twice: two
+    thread hops on the bot's hottest calls (GetTranscript, SendMessage). The endpoint's proxy is looked up once."""
+    async with Emulator(EmulatorConfig(port=0)) as emulator:
+        _, token = await start_chat(emulator)
+        participant = ParticipantClient(emulator.base_url, retry=RetryPolicy(max_attempts=1))
+        executor = CountingExecutor(max_workers=1)
+        try:
+            details = await participant.create_participant_connection(token)
+            asyncio.get_running_loop().set_default_executor(executor)
+            for _ in range(3):
+                await participant.get_transcript(details.connection_token)
+        finally:
+            await participant.close()
+            executor.shutdown()
+    assert executor.submitted == 0
 
 
 # AWS_CA_BUNDLE ------------------------------------------------------------------------------------------------
