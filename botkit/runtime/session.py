@@ -496,6 +496,9 @@ class Session:
             return "on_receipt"
         return _EVENT_HOOKS.get(item.content_type or "")
 
+    def own(self, item: Item) -> bool:
+        return self._own(item)
+
     def _own(self, item: Item) -> bool:
         """The bot's own items: by its participant id, by the ids its sends got back, or its own receipts."""
         if item.id in self._sent:

@@ -274,6 +274,8 @@ class StreamingTransport:
             if self._live:
                 self._feed.feed(item)
             return
+        if item.type in (v.MESSAGE, v.ATTACHMENT) and self._feed.own(item):
+            return  # no plugin hears it: the read that the next other item wakes passes it, in order
         if self._announced is None:
             self._announced = {}
         self._announced[item.id] = item

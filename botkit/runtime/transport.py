@@ -29,6 +29,9 @@ class Feed(Protocol):
 
     def seen(self, item_id: str) -> bool: ...
 
+    def own(self, item: Item) -> bool:
+        """Whether `item` is this bot's own (its messages, its receipts): no plugin hears it."""
+
     def connected(self, connection_token: Secret) -> None:
         """A connection token to act with; what the session refused will be read back from here on."""
 

@@ -16,6 +16,7 @@ from botkit.connect.secrets import Secret
 from botkit.plugins import new_plugin_manager
 from botkit.runtime import metrics
 from botkit.runtime.streaming import Delivery, Streaming, StreamingSettings
+from tests.emulator.snsclient import eventually
 from tests.runtime.harness import TOPIC_ARN, Customer, running_bot
 
 
@@ -68,6 +69,39 @@ async def test_a_contact_on_streaming_follows_aws_order_holds_no_socket_and_stop
     assert calls.index("StopContactStreaming") > calls.index("CreateParticipantConnection")
 
 
+async def test_an_in_order_chat_reads_the_transcript_once_per_customer_message_and_never_for_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A notification of the bot's own reply wakes no GetTranscript: no plugin hears it, and the read for the
+    customer's next message passes it, in transcript order."""
+    calls: list[str] = []
+    completed = metrics.CONNECT_OBSERVER.completed
+
+    def record(service: str, operation: str, outcome: str, seconds: float, attempts: int) -> None:
+        calls.append(operation)
+        completed(service, operation, outcome, seconds, attempts)
+
+    monkeypatch.setattr(metrics.CONNECT_OBSERVER, "completed", record)
+    echo = Echo()
+    async with running_bot([echo], transport="streaming") as bot:
+        assert bot.emulator is not None
+        stats = bot.emulator.streaming.stats
+        customer = Customer(bot.emulator.base_url)
+        await customer.start()
+        before = 0
+        for text in ("one", "two", "three", "four"):
+            await customer.send(text)
+            await customer.wait_for(lambda items, text=text: f"echo: {text}" in customer.bot_messages())
+            # every notification so far answered by the bot (the 1 is its SubscriptionConfirmation)
+            await eventually(lambda: stats.delivered == stats.notifications + 1)
+            if text == "one":
+                before = calls.count("GetTranscript")
+        reads = calls.count("GetTranscript") - before
+        await customer.close()
+    assert echo.seen == ["one", "two", "three", "four"]
+    assert reads == 3, calls
+
+
 # The hub alone, with stand-ins for the Connect clients ------------------------------------------------
 
 
@@ -98,6 +132,9 @@ class Feed:
 
     def seen(self, item_id: str) -> bool:
         return item_id in self.fed
+
+    def own(self, item: Item) -> bool:
+        return False
 
     def connected(self, connection_token: Secret) -> None: ...
 
