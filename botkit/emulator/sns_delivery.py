@@ -95,7 +95,8 @@ class DeliveryPolicy:
 
 
 class Courier:
-    """Posts envelopes; one HTTP client for every subscriber."""
+    """Posts envelopes; one HTTP client for every subscriber, with no cap on connections: SNS keeps none, and a
+    pool's cap (aiohttp's is 100) would queue every contact behind the slowest answers."""
 
     def __init__(self, policy: DeliveryPolicy, stats: StreamingStats) -> None:
         self.policy = policy
@@ -106,7 +107,7 @@ class Courier:
         if self._http is None:
             # Time-outs per socket operation, not in total, so a wait for a pooled connection never counts as one.
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.policy.timeout, sock_read=self.policy.timeout)
-            self._http = aiohttp.ClientSession(timeout=timeout)
+            self._http = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
         return self._http
 
     async def attempt(self, url: str, envelope: Envelope, attempt: int) -> Outcome:

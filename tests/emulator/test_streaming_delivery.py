@@ -4,6 +4,7 @@ and the streaming faults (duplicates, reordering, delays), seeded and counted.""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -11,11 +12,16 @@ import aiohttp
 import pytest
 
 from botkit.emulator import Emulator, EmulatorConfig
+from botkit.emulator.faults import NO_DELIVERY_FAULTS
+from botkit.emulator.sns_delivery import Courier, DeliveryPolicy, StreamingStats, Subscriber
+from botkit.emulator.sns_messages import Envelope, envelope, notification
+from botkit.emulator.wireformat import new_id
 from tests.emulator.snsclient import SnsSubscriber, eventually, verify
 from tests.emulator.test_streaming import FAST, certificate, streamed_customer, subscribed
 from tests.emulator.wsclient import running_api
 
 RETRY_DELAY = 20.0 * FAST["sns_retry_delay_factor"]
+TOPIC = "arn:aws:sns:us-east-1:123456789012:botkit-chat"
 
 
 @pytest.fixture
@@ -148,6 +154,38 @@ async def test_a_retry_holds_back_no_other_delivery(http) -> None:
         await sns.wait_for(3, timeout=2.0)  # well before the retry is due
         assert sns.contents() == ["stuck", "same contact, later", "another contact"]
         assert emulator.streaming.stats.retries == 0
+
+
+async def test_contacts_whose_deliveries_hang_hold_up_no_other_contact() -> None:
+    """SNS keeps no cap of its own on concurrent deliveries: however many contacts wait on a slow answer, another
+    contact's notification goes out at once (a pooled client would queue it behind the first 100)."""
+    released = asyncio.Event()
+
+    async def answer(message: dict[str, Any]) -> int:
+        if json.loads(message["Message"])["ContactId"] != "quick":
+            await released.wait()
+        return 200
+
+    stats = StreamingStats()
+    courier = Courier(DeliveryPolicy(timeout=30.0), stats)
+    async with SnsSubscriber(answer) as sns:
+        subscriber = Subscriber(sns.url, courier)
+        try:
+            for number in range(120):
+                subscriber.notify(_envelope(f"slow-{number}"), NO_DELIVERY_FAULTS)
+            await sns.wait_for(100)
+            subscriber.notify(_envelope("quick"), NO_DELIVERY_FAULTS)
+            await sns.wait_until(lambda: any(n.item["ContactId"] == "quick" for n in sns.notifications))
+            assert not [n for n in sns.notifications if n.status and n.item["ContactId"] != "quick"]  # all held
+        finally:
+            released.set()
+            await subscriber.close()
+            await courier.close()
+
+
+def _envelope(contact_id: str) -> Envelope:
+    item = {"Id": new_id(), "ContactId": contact_id, "Type": "MESSAGE", "ContentType": "text/plain", "Content": "hi"}
+    return envelope(notification(TOPIC, item), "http://127.0.0.1:1/cert.pem", contact_id=contact_id)
 
 
 async def test_contacts_are_delivered_in_order_each(api, emulator, http) -> None:
