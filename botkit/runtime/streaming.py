@@ -10,7 +10,11 @@ the contact's reader, which reads the transcript forward from the last item it f
 in transcript order: this orders the items and fills any gap, and an item a later notification repeats
 is then dropped by its Id. At most one read runs per contact; notifications arriving meanwhile make one
 more. The cost is a GetTranscript per wake, coalesced under load (reads per notification are counted
-in `botkit_streaming_reads_total`). Items the transcript never holds (typing, receipts) have no place in
+in `botkit_streaming_reads_total`). The notification of the bot's own message wakes no read: no plugin
+hears it, and the read the next other item wakes passes it, in order; so an echoed message costs one read.
+Nothing cheaper orders safely: an item names no predecessor (no sequence number, only AbsoluteTime and Id),
+so a notification cannot tell that nothing came between it and the last item fed, and SNS may deliver
+that in-between item later. Items the transcript never holds (typing, receipts) have no place in
 its order and are fed as they come. Notifications repeated by SNS are dropped by MessageId first.
 
 A contact on streaming holds no socket: an idle one is a task waiting on an event, and a few small objects.
