@@ -154,9 +154,9 @@ async def test_sqlite_a_killed_streaming_bot_resumes_on_its_stream_with_its_stat
         starts: dict[str, int] = {}
         start_streaming = emulator.streaming.start
 
-        def counted_start(contact: Any, topic_arn: str, client_token: str) -> str:
+        async def counted_start(contact: Any, params: dict[str, Any]) -> str:
             starts[contact.contact_id] = starts.get(contact.contact_id, 0) + 1
-            return start_streaming(contact, topic_arn, client_token)
+            return await start_streaming(contact, params)
 
         emulator.streaming.start = counted_start  # type: ignore[method-assign]
         log = write_counter_bot(

@@ -21,6 +21,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from botkit.connect.errors import parse_error
+from botkit.connect.models import parse_time
 from botkit.connect.outbound import client_session
 from botkit.connect.retry import CallObserver, RetryPolicy, RetryScope, retrying
 from botkit.connect.secrets import Secret
@@ -54,6 +56,8 @@ logging.getLogger("botocore.auth").setLevel(logging.INFO)
 class JoinedParticipant:
     participant_id: str
     participant_token: Secret
+    expiry: datetime | None = None
+    """When the participant's credentials expire: a custom bot must connect before then."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,9 @@ class ControlPlaneClient:
         *,
         timeout: float | None = None,
     ) -> JoinedParticipant:
-        """CreateParticipant as CUSTOM_BOT; the bot must then connect with ConnectParticipant within 15 s."""
+        """CreateParticipant as CUSTOM_BOT; the bot must then connect with ConnectParticipant within 15 s.
+
+        The same `client_token` and request get the first answer again, even from another process."""
         answer = await self._call(
             "POST",
             "/contact/create-participant",
@@ -114,8 +120,9 @@ class ControlPlaneClient:
             "CreateParticipant",
             timeout,
         )
+        credentials = answer["ParticipantCredentials"]
         return JoinedParticipant(
-            answer["ParticipantId"], Secret(answer["ParticipantCredentials"]["ParticipantToken"])
+            answer["ParticipantId"], Secret(credentials["ParticipantToken"]), parse_time(credentials.get("Expiry"))
         )
 
     async def start_chat_contact(

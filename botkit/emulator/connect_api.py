@@ -69,9 +69,7 @@ class ConnectApi:
         return {"Contact": described}
 
     async def start_contact_streaming(self, call: Call) -> dict[str, Any]:
-        contact = self._contact(call)
-        arn = call.params["ChatStreamingConfiguration"]["StreamingEndpointArn"]
-        return {"StreamingId": self._streaming.start(contact, arn, call.params["ClientToken"])}
+        return {"StreamingId": await self._streaming.start(self._contact(call), call.params)}
 
     async def stop_contact_streaming(self, call: Call) -> dict[str, Any]:
         contact = self._contact(call)

@@ -26,6 +26,7 @@ from botkit.emulator.errors import (
     access_denied,
     contact_conflict,
 )
+from botkit.emulator.idempotency import ClientTokens
 from botkit.emulator.wireformat import iso_ms, new_id, new_token, utcnow
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Contact:
     replies: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     attachments: dict[str, Attachment] = field(default_factory=dict)
     streaming: dict[str, str] = field(default_factory=dict)
+    """Its live streams (StartContactStreaming): StreamingId to the SNS topic's ARN."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     timer: asyncio.TimerHandle | None = None
     state: str = IN_FLOW
@@ -149,6 +151,9 @@ class Contact:
             "Queue": self.queue,
             "QueuedAt": iso_ms(self.queued_at) if self.queued_at else None,
             "Attributes": dict(self.attributes),
+            "Streams": [
+                {"StreamingId": streaming_id, "StreamingEndpointArn": arn} for streaming_id, arn in self.streaming.items()
+            ],
         }
 
 
@@ -181,8 +186,7 @@ class ContactCenter:
         self._listeners: list[Listener] = []
         self._contact_listeners: list[Callable[[Contact], None]] = []
         self._forget_listeners: list[Callable[[Contact], None]] = []
-        self._start_requests: dict[str, dict[str, Any]] = {}
-        self._create_requests: dict[tuple[str, str], dict[str, Any]] = {}
+        self.client_tokens = ClientTokens()
         self._departed: dict[str, Participant] = {}  # revoked connection tokens, kept to answer retries
 
     def add_listener(self, listener: Listener) -> None:
@@ -306,9 +310,11 @@ class ContactCenter:
             raise ServiceError(
                 "ResourceNotFoundException", f"Contact flow not found: {params['ContactFlowId']}", service=CONNECT
             )
-        client_token = params.get("ClientToken")
-        if client_token and client_token in self._start_requests:
-            return self._start_requests[client_token]
+        return await self.client_tokens.answer(
+            "StartChatContact", params, lambda: self._start_chat(params), lambda reply: str(reply["ContactId"])
+        )
+
+    async def _start_chat(self, params: dict[str, Any]) -> dict[str, Any]:
         supported = params.get("SupportedMessagingContentTypes") or [v.TEXT_PLAIN]
         if v.TEXT_PLAIN not in supported:
             raise ServiceError(
@@ -345,8 +351,6 @@ class ContactCenter:
             "ParticipantId": customer.participant_id,
             "ParticipantToken": customer.participant_token,
         }
-        if client_token:
-            self._start_requests[client_token] = reply
         for callback in self._contact_listeners:
             callback(contact)
         return reply
@@ -383,9 +387,11 @@ class ContactCenter:
         """CreateParticipant: the bot must connect with ConnectParticipant within its window."""
         self.check_instance(params["InstanceId"])
         contact = self.contact(params["ContactId"])
-        request = (contact.contact_id, params.get("ClientToken") or "")
-        if request[1] and request in self._create_requests:
-            return self._create_requests[request]
+        return await self.client_tokens.answer(
+            "CreateParticipant", params, lambda: self._add_custom_bot(contact, params), lambda _: contact.contact_id
+        )
+
+    async def _add_custom_bot(self, contact: Contact, params: dict[str, Any]) -> dict[str, Any]:
         details = params["ParticipantDetails"]
         if details.get("ParticipantRole") != v.CUSTOM_BOT:
             raise ServiceError(
@@ -402,16 +408,13 @@ class ContactCenter:
         bot = self._add_participant(contact, v.CUSTOM_BOT, details.get("DisplayName") or "Bot")
         window = self.config.custom_participant_connect_window
         asyncio.get_running_loop().call_later(window, self._forget_unconnected, bot)
-        reply = {
+        return {
             "ParticipantCredentials": {
                 "ParticipantToken": bot.participant_token,
                 "Expiry": iso_ms(utcnow() + timedelta(seconds=window)),
             },
             "ParticipantId": bot.participant_id,
         }
-        if request[1]:
-            self._create_requests[request] = reply
-        return reply
 
     def _forget_unconnected(self, participant: Participant) -> None:
         if not participant.active and not participant.left:
@@ -493,6 +496,7 @@ class ContactCenter:
     def _forget(self, contact: Contact) -> None:
         """An ended contact stays visible for `ended_contact_retention`, then goes, so a long run stays small."""
         self.contacts.pop(contact.contact_id, None)
+        self.client_tokens.forget_contact(contact.contact_id)
         for callback in self._forget_listeners:
             callback(contact)
 

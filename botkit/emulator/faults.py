@@ -87,6 +87,8 @@ class FaultSpec:
     error_statuses: list[int] = field(default_factory=lambda: [429, 500])
     lost_response_rate: float = 0.0
     latency_ms: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    answer_latency_ms: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    """Added once the call is done, before its answer goes out: an answer slow on its way back."""
     operations: list[str] = field(default_factory=list)
     drop_websocket_rate: float = 0.0
     refuse_websockets_seconds: float = 0.0
@@ -116,14 +118,15 @@ class FaultSpec:
         statuses = self.error_statuses
         if not isinstance(statuses, list) or not statuses or any(s not in _ERROR_CODES for s in statuses):
             raise FaultSpecError(f"error_statuses must be a non-empty list of {sorted(_ERROR_CODES)}")
-        latency = self.latency_ms
-        if not (
-            isinstance(latency, list)
-            and len(latency) == 2
-            and all(_is_number(ms) for ms in latency)
-            and 0 <= latency[0] <= latency[1]
-        ):
-            raise FaultSpecError("latency_ms must be [min, max] with 0 <= min <= max")
+        for name in ("latency_ms", "answer_latency_ms"):
+            latency = getattr(self, name)
+            if not (
+                isinstance(latency, list)
+                and len(latency) == 2
+                and all(_is_number(ms) for ms in latency)
+                and 0 <= latency[0] <= latency[1]
+            ):
+                raise FaultSpecError(f"{name} must be [min, max] with 0 <= min <= max")
         if not isinstance(self.operations, list) or not all(isinstance(name, str) for name in self.operations):
             raise FaultSpecError("operations must be a list of operation names")
         unknown = sorted(set(self.operations) - _operation_names())
@@ -169,6 +172,10 @@ class Faults:
 
     def latency(self) -> float:
         low, high = self.spec.latency_ms
+        return self._random.uniform(low, high) / 1000 if high else 0.0
+
+    def answer_latency(self) -> float:
+        low, high = self.spec.answer_latency_ms
         return self._random.uniform(low, high) / 1000 if high else 0.0
 
     def error_before(self) -> tuple[int, str] | None:

@@ -90,8 +90,8 @@ class Operations:
                 reply = await handler(Call(request, params, participant))
                 if participant is not None:
                     self._center.remember(participant, name, client_token, body, reply)
-            if self._faults.applies_to(name) and self._faults.lose_response():
-                raise internal_error(self._service)
+            if self._faults.applies_to(name):
+                await self._inject_after()
             return self._response(operation, reply)
 
         return web.route(method, path, endpoint)
@@ -113,6 +113,14 @@ class Operations:
             if status >= 500:
                 raise internal_error(self._service, "Injected fault")
             raise ServiceError(code, "Injected fault", service=self._service)
+
+    async def _inject_after(self) -> None:
+        """The work is done: its answer may be slow to go out, or lost (the service's 500)."""
+        delay = self._faults.answer_latency()
+        if delay:
+            await asyncio.sleep(delay)
+        if self._faults.lose_response():
+            raise internal_error(self._service)
 
     def _authenticate(self, request: web.Request, token: TokenKind) -> Participant | None:
         bearer = request.headers.get(BEARER)

@@ -93,11 +93,9 @@ class Streaming:
         self._topics: dict[str, dict[str, Subscription]] = {}
         self._lapsed: list[Subscription] = []
         """Unsubscribed after confirmation: their UnsubscribeConfirmation's SubscribeURL restores them, as on SNS."""
-        self._streams: dict[str, dict[str, str]] = {}
-        self._tokens: dict[str, dict[str, str]] = {}
         self._tasks = Tasks()
+        self._client_tokens = center.client_tokens
         center.add_listener(self.deliver)
-        center.on_contact_forgotten(self._forget)
 
     async def open(self, base_url: str) -> None:
         """Subscribes the URLs of the config, once the emulator listens at `base_url` (their SubscribeURL names it)."""
@@ -216,30 +214,30 @@ class Streaming:
 
     # Contacts --------------------------------------------------------------
 
-    def start(self, contact: Contact, topic_arn: str, client_token: str) -> str:
+    async def start(self, contact: Contact, params: dict[str, Any]) -> str:
+        """StartContactStreaming: its StreamingId; a retry under the same ClientToken gets the first one again."""
+        reply = await self._client_tokens.answer(
+            "StartContactStreaming", params, lambda: self._start(contact, params), lambda _: contact.contact_id
+        )
+        return str(reply["StreamingId"])
+
+    async def _start(self, contact: Contact, params: dict[str, Any]) -> dict[str, Any]:
+        topic_arn = params["ChatStreamingConfiguration"]["StreamingEndpointArn"]
         if topic_arn not in self._topics:
             raise ServiceError(
                 "InvalidParameterException", f"No streaming endpoint is configured for {topic_arn}", service=CONNECT
             )
-        known = self._tokens.get(contact.contact_id, {}).get(client_token)
-        if known is not None:
-            return known
         streaming_id = new_id()
-        self._streams.setdefault(contact.contact_id, {})[streaming_id] = topic_arn
-        self._tokens.setdefault(contact.contact_id, {})[client_token] = streaming_id
-        return streaming_id
-
-    def _forget(self, contact: Contact) -> None:
-        self._streams.pop(contact.contact_id, None)
-        self._tokens.pop(contact.contact_id, None)
+        contact.streaming[streaming_id] = topic_arn
+        return {"StreamingId": streaming_id}
 
     def stop(self, contact: Contact, streaming_id: str) -> None:
-        if self._streams.get(contact.contact_id, {}).pop(streaming_id, None) is None:
+        if contact.streaming.pop(streaming_id, None) is None:
             raise ServiceError("InvalidParameterException", "Unknown StreamingId", service=CONNECT)
 
     async def deliver(self, contact: Contact, item: dict[str, Any]) -> None:
         """Signed once per topic (the signature covers nothing per subscriber), then queued for each subscriber."""
-        for topic_arn in self._streams.get(contact.contact_id, {}).values():
+        for topic_arn in contact.streaming.values():
             if not any(s.confirmed for s in self._topics.get(topic_arn, {}).values()):
                 continue
             signed = notification(topic_arn, item)

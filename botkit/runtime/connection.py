@@ -217,10 +217,10 @@ class WebsocketTransports:
         self._client = client
         self._settings = settings or ConnectionSettings()
 
-    async def before_join(self, contact_id: str, *, timeout: float | None) -> None:
+    async def before_join(self, contact_id: str, *, client_token: str | None = None, timeout: float | None) -> None:
         return None
 
-    def join_failed(self, contact_id: str) -> None:
+    def join_failed(self, contact_id: str, *, stop: bool = False) -> None:
         return None
 
     def stream_of(self, contact_id: str) -> str | None:

@@ -15,6 +15,7 @@ from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
 from botkit.runtime.connection import WebsocketTransports
 from botkit.runtime.dispatch import Dispatcher
+from botkit.runtime.join_tokens import GENERATIONS, join_token, spent
 from botkit.runtime.logcontext import about_contact
 from botkit.runtime.ownership import Ownership
 from botkit.runtime.persistence import Keeper
@@ -41,6 +42,10 @@ class OwnedElsewhere(Exception):
 
 class NotACustomBot(Exception):
     """A participant token handed in is not a custom bot's: the bot must not speak or leave with it."""
+
+
+class NoUsableParticipant(Exception):
+    """CreateParticipant answered only participants whose credentials had expired (a clock far off the service's)."""
 
 
 TRANSCRIPT_PAGE = 100
@@ -162,6 +167,7 @@ class SessionManager:
         try:
             await keeper.first_save()
         except BaseException:
+            self._transports.join_failed(contact_id)
             self._let_go(contact_id)
             raise
         return keeper
@@ -185,18 +191,40 @@ class SessionManager:
             session.fenced()
 
     async def _create_participant(self, contact_id: str, timeout: float | None) -> JoinedParticipant:
-        """The transport's step before a join (StartContactStreaming), then CreateParticipant, in one deadline."""
+        """The transport's step before a join (StartContactStreaming), then CreateParticipant, in one deadline.
+
+        Under ClientTokens every worker derives alike (runtime/join_tokens.py): a join another worker made and
+        died before saving is handed back, not made twice. An answer whose participant can no longer connect
+        spends its generation, and the next is asked for."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        await self._transports.before_join(contact_id, timeout=timeout)
-        try:
-            remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
-            return await self._control.create_participant(
-                self._instance_id, contact_id, self._display_name, timeout=remaining
-            )
-        except BaseException:
-            self._transports.join_failed(contact_id)
-            raise
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(deadline - loop.time(), 0.001)
+
+        for generation in range(GENERATIONS):
+            discriminator = f"join-{generation}"
+            try:
+                await self._transports.before_join(
+                    contact_id, client_token=self._join_token("StartContactStreaming", contact_id, discriminator),
+                    timeout=remaining(),
+                )
+                joined = await self._control.create_participant(
+                    self._instance_id, contact_id, self._display_name,
+                    self._join_token("CreateParticipant", contact_id, discriminator), timeout=remaining(),
+                )
+            except BaseException:
+                self._transports.join_failed(contact_id)
+                raise
+            if not spent(joined):
+                return joined
+            log.info("contact %s: bot participant %s of join %d can no longer connect; asking for the next",
+                     contact_id, joined.participant_id, generation)
+            self._transports.join_failed(contact_id, stop=True)
+        raise NoUsableParticipant(f"contact {contact_id}: every CreateParticipant answered a participant already expired")
+
+    def _join_token(self, operation: str, contact_id: str, discriminator: str) -> str:
+        return join_token(operation, self._instance_id, contact_id, self._display_name, discriminator)
 
     async def hand_in(
         self, contact_id: str, participant_token: Secret, participant_id: str, initial_contact_id: str | None = None
@@ -217,6 +245,7 @@ class SessionManager:
             await self._acquire(contact_id)
             try:
                 await self._vouch(contact_id, participant_token, participant_id, joining=True)
+                await self._before_hand_in(contact_id, participant_id)
             except BaseException:
                 self._let_go(contact_id)
                 raise
@@ -226,6 +255,16 @@ class SessionManager:
                     contact_id, participant_token, participant_id, initial_contact_id=initial_contact_id, keeper=keeper
                 )
             )
+
+    async def _before_hand_in(self, contact_id: str, participant_id: str) -> None:
+        """The transport's step before the first save, as for a join (its StreamingId goes in the record), under a
+        ClientToken of the participant handed in: the caller's retry, at any worker, gets the same stream."""
+        token = self._join_token("StartContactStreaming", contact_id, f"hand-in-{participant_id}")
+        try:
+            await self._transports.before_join(contact_id, client_token=token, timeout=None)
+        except BaseException:
+            self._transports.join_failed(contact_id)
+            raise
 
     async def _settled(self, contact_id: str) -> Session | None:
         """The contact's session, once any join or hand-in under way has settled; None when it has none."""

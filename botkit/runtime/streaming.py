@@ -39,6 +39,7 @@ from botkit.connect.errors import ParticipantConnectionError, ParticipantService
 from botkit.connect.models import Item, StartPosition
 from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
+from botkit.runtime.join_tokens import join_token, participant_discriminator
 from botkit.runtime.session import _RecentIds
 from botkit.runtime.transport import ChatOver, Feed, OpenTransport
 
@@ -100,14 +101,16 @@ class Streaming:
 
     # What the manager calls ----------------------------------------------------------
 
-    async def before_join(self, contact_id: str, *, timeout: float | None) -> None:
+    async def before_join(self, contact_id: str, *, client_token: str | None = None, timeout: float | None) -> None:
         """StartContactStreaming; notifications arriving from here until the session opens are held for it."""
         joining = self._joining[contact_id] = _Joining()
-        joining.streaming_id = await self.start_streaming(contact_id, timeout=timeout)
+        joining.streaming_id = await self.start_streaming(contact_id, client_token, timeout=timeout)
 
-    def join_failed(self, contact_id: str) -> None:
+    def join_failed(self, contact_id: str, *, stop: bool = False) -> None:
+        """Notifications are no longer held for the contact. Its stream is left running unless `stop`: a retry of
+        the join, here or at another worker, asks under the same ClientToken and is handed that stream again."""
         joining = self._joining.pop(contact_id, None)
-        if joining is not None and joining.streaming_id is not None:
+        if stop and joining is not None and joining.streaming_id is not None:
             self._stop_later(contact_id, joining.streaming_id)
 
     def stream_of(self, contact_id: str) -> str | None:
@@ -173,11 +176,20 @@ class Streaming:
 
     # What the transports call ---------------------------------------------------------
 
-    async def start_streaming(self, contact_id: str, *, timeout: float | None = None) -> str:
-        """StartContactStreaming with a fresh ClientToken (retries of this call reuse it): its StreamingId."""
+    async def start_streaming(
+        self, contact_id: str, client_token: str | None = None, *, timeout: float | None = None
+    ) -> str:
+        """StartContactStreaming: its StreamingId. The same `client_token` gets the same stream from any worker;
+        without one, a fresh token (retries of this call reuse it)."""
         return await self._control.start_contact_streaming(
-            self._instance_id, contact_id, self.settings.topic_arn, str(uuid.uuid4()), timeout=timeout
+            self._instance_id, contact_id, self.settings.topic_arn, client_token or str(uuid.uuid4()), timeout=timeout
         )
+
+    def stream_token(self, contact_id: str, participant_token: Secret) -> str:
+        """The ClientToken of a stream a session starts itself (it was neither joined here nor resumed with one):
+        derived from its participant, so that every worker resuming that session gets the one stream."""
+        discriminator = participant_discriminator(participant_token)
+        return join_token("StartContactStreaming", self._instance_id, contact_id, "", discriminator)
 
     def closed(self, transport: StreamingTransport, *, final: bool) -> None:
         if self._transports.get(transport.contact_id) is transport:
@@ -310,7 +322,8 @@ class StreamingTransport:
 
     async def _step(self) -> None:
         if self.streaming_id is None:
-            self.streaming_id = await self._over_on_403(self._hub.start_streaming(self.contact_id))
+            token = self._hub.stream_token(self.contact_id, self._participant_token)
+            self.streaming_id = await self._over_on_403(self._hub.start_streaming(self.contact_id, token))
         if self._token is None or self._refresh_in() <= 0:
             await self._connect()
             self._wake.set()  # after every (re)connect, read forward before anything else

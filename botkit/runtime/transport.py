@@ -67,14 +67,18 @@ OpenTransport = Callable[[Feed], Transport]
 class Transports(Protocol):
     """A kind of transport, for a whole process: what the manager does around a join, and each session's link."""
 
-    async def before_join(self, contact_id: str, *, timeout: float | None) -> None:
-        """Called before CreateParticipant, within the join's deadline (message streaming starts here)."""
+    async def before_join(self, contact_id: str, *, client_token: str | None = None, timeout: float | None) -> None:
+        """Called before CreateParticipant, within the join's deadline (message streaming starts here), and before
+        a handed-in token's first save. `client_token` makes what it starts the same from any worker."""
 
-    def join_failed(self, contact_id: str) -> None:
-        """The join did not happen: undo what `before_join` did (without waiting: it may run while cancelled)."""
+    def join_failed(self, contact_id: str, *, stop: bool = False) -> None:
+        """The join did not happen (without waiting: it may run while cancelled). What `before_join` started on the
+        service stays for the join's retry, which gets it again by its ClientToken, unless `stop`: that join is
+        given up for good (its participant can no longer connect)."""
 
     def stream_of(self, contact_id: str) -> str | None:
-        """The StreamingId started for a contact being joined (message streaming), for its record; else None."""
+        """The StreamingId started for a contact being joined or handed in (message streaming), for its record;
+        else None."""
 
     def opener(
         self,

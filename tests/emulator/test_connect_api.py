@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -200,6 +201,49 @@ def test_create_participant_with_the_same_client_token_adds_one_bot(api: Api) ->
     assert len(api.contact_state(chat.contact_id)["Participants"]) == 2
     other = api.connect.create_participant(**{**params, "ClientToken": "create-bot-twice"})
     assert other["ParticipantId"] != first["ParticipantId"]
+
+
+def test_a_client_token_used_again_for_another_request_is_refused(api: Api) -> None:
+    """The token is the caller's, not the contact's: the same one with another contact, or other details, is not
+    a retry. CreateParticipant's model lists no IdempotencyException, so the answer is InvalidRequestException."""
+    chat, other_chat = api.start_chat(), api.start_chat()
+    params = {
+        "InstanceId": api.instance_id,
+        "ContactId": chat.contact_id,
+        "ParticipantDetails": {"ParticipantRole": "CUSTOM_BOT", "DisplayName": "Bot"},
+        "ClientToken": "create-bot-for-one-request",
+    }
+    first = api.connect.create_participant(**params)
+    for changed in (
+        {"ContactId": other_chat.contact_id},
+        {"ParticipantDetails": {"ParticipantRole": "CUSTOM_BOT", "DisplayName": "Another bot"}},
+    ):
+        response = expect_error(
+            api.connect.exceptions.InvalidRequestException, api.connect.create_participant, **{**params, **changed}
+        )
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert api.connect.create_participant(**params)["ParticipantId"] == first["ParticipantId"]
+    assert len(api.contact_state(other_chat.contact_id)["Participants"]) == 1
+
+
+def test_a_client_token_is_forgotten_with_its_contact() -> None:
+    """Remembered while the emulator keeps the contact (here no time after its end), then free for a new request."""
+    with EmulatorThread(EmulatorConfig(port=0, ended_contact_retention=0.0)) as running:
+        api = Api(running)
+        params = {
+            "InstanceId": api.instance_id,
+            "ParticipantDetails": {"ParticipantRole": "CUSTOM_BOT", "DisplayName": "Bot"},
+            "ClientToken": "create-bot-then-forget",
+        }
+        chat = api.start_chat()
+        api.connect.create_participant(ContactId=chat.contact_id, **params)
+        api.connect.stop_contact(InstanceId=api.instance_id, ContactId=chat.contact_id)
+        deadline = time.monotonic() + 5
+        while api.control("GET", f"/emulator/contacts/{chat.contact_id}")[0] != 404:
+            assert time.monotonic() < deadline, "the ended contact was never forgotten"
+        later = api.start_chat()
+        created = api.connect.create_participant(ContactId=later.contact_id, **params)
+        assert created["ParticipantId"] in {p["ParticipantId"] for p in api.contact_state(later.contact_id)["Participants"]}
 
 
 @pytest.fixture(scope="module")
@@ -463,6 +507,17 @@ def test_contact_streaming_posts_items_to_the_topics_endpoint(
         ClientToken="stream-once",
     )
     assert again["StreamingId"] == started["StreamingId"]
+    assert [s["StreamingId"] for s in api.contact_state(chat.contact_id)["Streams"]] == [started["StreamingId"]]
+    other_chat = api.start_chat()
+    expect_error(
+        api.connect.exceptions.InvalidRequestException,
+        api.connect.start_contact_streaming,
+        InstanceId=api.instance_id,
+        ContactId=other_chat.contact_id,
+        ChatStreamingConfiguration={"StreamingEndpointArn": arn},
+        ClientToken="stream-once",
+    )
+    assert api.contact_state(other_chat.contact_id)["Streams"] == []
 
     sent = api.say(chat.customer, "streamed")
     notification = received.get(timeout=5)

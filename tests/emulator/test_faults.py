@@ -25,6 +25,7 @@ DEFAULTS = {
     "error_statuses": [429, 500],
     "lost_response_rate": 0.0,
     "latency_ms": [0.0, 0.0],
+    "answer_latency_ms": [0.0, 0.0],
     "operations": [],
     "drop_websocket_rate": 0.0,
     "refuse_websockets_seconds": 0.0,
@@ -168,6 +169,23 @@ async def test_latency_delays_calls(api) -> None:
     assert time.monotonic() - started >= 0.15
 
 
+async def test_answer_latency_holds_the_answer_of_a_call_already_done(api, emulator) -> None:
+    """The message is in the chat while its SendMessage answer is still on its way: a client that dies then
+    has done the call without knowing it."""
+    customer = await api.customer()
+    await api.set_faults(answer_latency_ms=[60_000, 60_000], operations=["SendMessage"])
+    sending = asyncio.create_task(api.send_message(customer, "done, answer held"))
+    contact = emulator.center.contacts[customer.contact_id]
+    async with asyncio.timeout(5):
+        while not any(item.get("Content") == "done, answer held" for item in contact.transcript):
+            await asyncio.sleep(0.01)
+    assert not sending.done()
+    sending.cancel()
+    await asyncio.gather(sending, return_exceptions=True)
+    await api.set_faults()
+    assert (await api.send_message(customer, "answered")).status == 200
+
+
 async def test_operations_narrow_the_faults(api) -> None:
     customer = await api.customer()
     await api.set_faults(error_rate=1, error_statuses=[429], operations=["SendMessage"])
@@ -296,6 +314,7 @@ INVALID = [
     ({"latency_ms": "ab"}, "latency_ms"),
     ({"latency_ms": [0, "x"]}, "latency_ms"),
     ({"latency_ms": None}, "latency_ms"),
+    ({"answer_latency_ms": [10, 5]}, "answer_latency_ms"),
     ({"operations": "SendMessage"}, "operations"),
     ({"operations": [1]}, "operations"),
     ({"operations": ["SendMesage"]}, "operations"),

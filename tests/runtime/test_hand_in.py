@@ -277,7 +277,7 @@ async def test_a_bots_token_handed_in_on_streaming_starts_its_own_stream(emulato
         await customer.send("hi")
         transcript = await customer.wait_for_transcript(lambda items: "echo: hi" in texts(items))
         assert texts(transcript) == [GREETING, "echo: hi"]
-        assert list(emulator.streaming._streams[customer.contact_id].values()) == [topic]
+        assert list(emulator.center.contacts[customer.contact_id].streaming.values()) == [topic]
         assert not emulator.center.contacts[customer.contact_id].participants[bot["ParticipantId"]].sockets
         await customer.close()
     finally:

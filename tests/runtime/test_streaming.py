@@ -56,13 +56,13 @@ async def test_a_contact_on_streaming_follows_aws_order_holds_no_socket_and_stop
         contact = bot.emulator.center.contacts[customer.contact_id]
         bot_participant = next(p for p in contact.participants.values() if p.role == "CUSTOM_BOT")
         assert not bot_participant.sockets, "the bot opened a websocket on message streaming"
-        assert list(bot.emulator.streaming._streams[customer.contact_id].values()) == [TOPIC_ARN]
+        assert list(contact.streaming.values()) == [TOPIC_ARN]
         await customer.disconnect()
         await asyncio.wait_for(echo.ended.wait(), 10)
         await customer.close()
         assert bot.streaming is not None
         await bot.streaming.close()  # StopContactStreaming runs in the background: wait for it
-        assert bot.emulator.streaming._streams.get(customer.contact_id, {}) == {}
+        assert contact.streaming == {}
     assert echo.seen == ["hello"]
     joining = [name for name in calls if name in ("StartContactStreaming", "CreateParticipant", "CreateParticipantConnection")]
     assert joining[:3] == ["StartContactStreaming", "CreateParticipant", "CreateParticipantConnection"]
@@ -108,11 +108,13 @@ async def test_an_in_order_chat_reads_the_transcript_once_per_customer_message_a
 class Control:
     def __init__(self) -> None:
         self.started: list[str] = []
+        self.tokens: list[str] = []
         self.stopped: list[tuple[str, str]] = []
 
     async def start_contact_streaming(self, instance_id: str, contact_id: str, topic_arn: str, client_token: str,
                                       *, timeout: float | None = None) -> str:
         self.started.append(contact_id)
+        self.tokens.append(client_token)
         return f"stream-{contact_id}"
 
     async def stop_contact_streaming(self, instance_id: str, contact_id: str, streaming_id: str,
@@ -172,14 +174,19 @@ async def test_notifications_during_a_join_are_held_for_the_contact_and_repeats_
     assert streaming.deliver("m-4", item("i-4")) is Delivery.IGNORED  # the session is over
 
 
-async def test_a_failed_join_stops_the_stream_it_started() -> None:
+async def test_a_failed_join_leaves_its_stream_to_its_retry_and_one_given_up_stops_it() -> None:
+    """The join's retry, here or at another worker, asks under the same ClientToken and gets the stream back; a
+    join given up for good (its participant can no longer connect) stops it."""
     control = Control()
     streaming = hub(control)
-    await streaming.before_join("c-1", timeout=None)
+    await streaming.before_join("c-1", client_token="join-0", timeout=None)
     streaming.join_failed("c-1")
-    await streaming.close()
-    assert control.stopped == [("c-1", "stream-c-1")]
     assert streaming.deliver("m-1", item("i-1")) is Delivery.IGNORED
+    await streaming.before_join("c-1", client_token="join-0", timeout=None)
+    streaming.join_failed("c-1", stop=True)
+    await streaming.close()
+    assert control.tokens == ["join-0", "join-0"]
+    assert control.stopped == [("c-1", "stream-c-1")]
 
 
 async def test_an_abandoned_session_keeps_its_stream_for_another_worker() -> None:
