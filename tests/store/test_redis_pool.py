@@ -1,0 +1,97 @@
+"""RedisStore's connections under a burst: many contacts' calls at once wait for a pooled connection rather than
+fail, and the blocking reads (a claim waiting for offers, a worker waiting for messages handed to it) never hold
+one of the pool's connections while they wait."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import redis
+
+from botkit.connect.secrets import Secret
+from botkit.store import ContactRecord, Offer
+from botkit.store.redis_store import RedisStore
+
+BURST = 200
+WAIT = 30.0
+
+
+@pytest.fixture
+async def opened(redis_url: str) -> AsyncIterator[Callable[[str], RedisStore]]:
+    """RedisStores on the tests' Redis under a prefix of this test's own, removed afterwards; the argument is
+    appended to the URL (its query: the pool's options)."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    stores: list[RedisStore] = []
+
+    def open_one(query: str = "") -> RedisStore:
+        store = RedisStore(redis_url + query, 10.0, prefix=prefix)
+        stores.append(store)
+        return store
+
+    try:
+        yield open_one
+    finally:
+        for store in stores:
+            await store.close()
+        client = redis.Redis.from_url(redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+async def test_a_burst_of_new_contacts_through_one_store_all_succeed(opened: Callable[[str], RedisStore]) -> None:
+    """200 contacts offered, acquired, saved, claimed and acked at once by one worker, as the intake does under a
+    burst: each call waits its turn for a connection, none fails for want of one."""
+    store = opened("")
+    contacts = [f"contact-{n}" for n in range(BURST)]
+    claimed: list[Offer] = []
+
+    async def join(contact_id: str) -> int:
+        assert await store.offer(contact_id, {"initial_contact_id": contact_id})
+        lease = await store.acquire(contact_id, "worker-a")
+        assert lease is not None
+        joined = ContactRecord(contact_id, Secret(f"token-{contact_id}"), "bot").dispatched("item-1", None, {"n": 1})
+        await store.save(contact_id, joined, fence=lease.fence)
+        return lease.fence
+
+    async def claim() -> None:
+        while len(claimed) < BURST:
+            for offer in await store.claim_offers("worker-a", count=8, wait_seconds=1.0):
+                await store.ack(offer)
+                claimed.append(offer)
+
+    fences, _ = await asyncio.wait_for(
+        asyncio.gather(asyncio.gather(*(join(c) for c in contacts)), claim()), WAIT
+    )
+
+    assert fences == [1] * BURST
+    assert sorted(offer.contact_id for offer in claimed) == sorted(contacts)
+    assert await store.live_contacts() == sorted(contacts)
+    loaded = await asyncio.gather(*(store.load(c) for c in contacts))
+    assert [(r.last_item_id, r.owner) for r in loaded if r is not None] == [("item-1", "worker-a")] * BURST
+
+
+async def test_blocking_reads_hold_none_of_the_pools_connections(opened: Callable[[str], RedisStore]) -> None:
+    """With a pool of one connection, a claim and a take of handed messages both waiting in Redis still leave that
+    connection to everything else: the offer and the hand-over made meanwhile reach the two waiting reads."""
+    store = opened("?max_connections=1")
+    claiming = asyncio.create_task(store.claim_offers("worker-a", wait_seconds=WAIT / 2))
+    taking = asyncio.create_task(store.take_handed("worker-a", wait_seconds=WAIT / 2))
+    done, _ = await asyncio.wait({claiming, taking}, timeout=0.2)
+    assert not done  # nothing offered nor handed yet: both wait
+
+    lease = await store.acquire("contact-1", "worker-a")
+    assert lease is not None
+    await store.save("contact-1", ContactRecord("contact-1", Secret("token"), "bot"), fence=lease.fence)
+    assert await store.offer("contact-1", {"initial_contact_id": "contact-1"})
+    await store.hand_over("worker-a", {"message_id": "m-1"})
+
+    offers, handed = await asyncio.wait_for(asyncio.gather(claiming, taking), WAIT)
+    assert [offer.contact_id for offer in offers] == ["contact-1"]
+    assert handed == [{"message_id": "m-1"}]
