@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from botkit.connect.secrets import Secret
-from botkit.store import ContactRecord, Offer
+from botkit.store import ContactRecord, Fenced, Offer
 from botkit.store.redis_store import RedisStore
 
 BURST = 200
@@ -95,3 +95,31 @@ async def test_blocking_reads_hold_none_of_the_pools_connections(opened: Callabl
     offers, handed = await asyncio.wait_for(asyncio.gather(claiming, taking), WAIT)
     assert [offer.contact_id for offer in offers] == ["contact-1"]
     assert handed == [{"message_id": "m-1"}]
+
+
+async def test_saves_sent_together_each_get_their_own_answer(opened: Callable[[str], RedisStore]) -> None:
+    """Saves made at once go out in one batch; a stale fence among them is refused alone, and a caller that gave
+    up waiting leaves the others' answers as they are."""
+    store, other_worker = opened(""), opened("")
+    leases = [await store.acquire(f"contact-{n}", "worker-a") for n in range(20)]
+    assert all(lease is not None for lease in leases)
+    taken = await other_worker.acquire("contact-7", "worker-a")  # a newer fence: worker-a's older one is stale
+    assert taken is not None
+
+    def save(n: int) -> asyncio.Task[None]:
+        lease = leases[n]
+        assert lease is not None
+        saved = ContactRecord(lease.contact_id, Secret("token"), "bot").dispatched(f"item-{n}", None, {"n": n})
+        return asyncio.create_task(store.save(lease.contact_id, saved, fence=lease.fence))
+
+    saves = [save(n) for n in range(20)]
+    await asyncio.sleep(0)  # every save is queued for the batch by now: its caller gives up while it waits
+    saves[3].cancel()
+    outcomes = await asyncio.wait_for(asyncio.gather(*saves, return_exceptions=True), WAIT)
+
+    assert isinstance(outcomes[7], Fenced) and isinstance(outcomes[3], asyncio.CancelledError)
+    assert [n for n, outcome in enumerate(outcomes) if outcome is not None] == [3, 7]
+    loaded = await store.load_many([f"contact-{n}" for n in range(20)])
+    assert [None if r is None else dict(r.state) for n, r in enumerate(loaded) if n != 3] == [
+        None if n == 7 else {"n": n} for n in range(20) if n != 3
+    ]
