@@ -30,8 +30,10 @@ _Call = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
 class ScriptBatches:
     """`await batches(keys, args)` runs the script as EVALSHA would, its answer or its error raised to the caller.
 
+    A call made while nothing is in flight goes out at once, from its own task (no hand-over to another); calls
+    made meanwhile queue, and one task sends the queue as a batch once the connection is free, until none waits.
     `connect` makes the connection (unconnected; it connects on first use and again after a failure); it should
-    have no socket timeout of its own, since `timeout` bounds each batch whole.
+    have no socket timeout of its own, since `timeout` bounds each exchange whole.
     """
 
     def __init__(self, connect: Callable[[], AbstractConnection], script: str, *, timeout: float) -> None:
@@ -40,67 +42,84 @@ class ScriptBatches:
         self._sha = hashlib.sha1(script.encode()).hexdigest()
         self._timeout = timeout
         self._connection: AbstractConnection | None = None
+        self._busy = False
         self._waiting: list[_Call] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
     async def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.append((("EVALSHA", self._sha, len(keys), *keys, *args), future))
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="botkit-redis-batches")
-        self._wakeup.set()
-        return await future
+        command = ("EVALSHA", self._sha, len(keys), *keys, *args)
+        if self._busy:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._waiting.append((command, future))
+            return await future
+        self._busy = True
+        try:
+            (answer,) = await self._attempt([command])
+        finally:
+            self._next()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
         self._fail(self._waiting, RedisConnectionError("the store was closed"))
         self._waiting = []
         if self._connection is not None:
             await self._connection.disconnect()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._waiting:
-                batch, self._waiting = [call for call in self._waiting if not call[1].done()], []
-                if batch:
-                    await self._send(batch)
+    def _next(self) -> None:
+        """The connection is free: the calls that queued meanwhile go next, or it is idle."""
+        if self._waiting:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="botkit-redis-batches")
+        else:
+            self._busy = False
 
-    async def _send(self, batch: list[_Call]) -> None:
-        """One batch, retried as redis-py retries a command (the connection's policy: on a dropped connection or
-        a timeout, with backoff), so that a Redis restart is ridden out here as by every other call."""
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = [call for call in self._waiting if not call[1].done()], []
+            if not batch:
+                continue
+            try:
+                answers = await self._attempt([command for command, _ in batch])
+            except asyncio.CancelledError:
+                self._fail(batch, RedisConnectionError("the store was closed"))
+                raise
+            except Exception as error:
+                self._fail(batch, error)
+                continue
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if future.done():  # its caller was cancelled
+                    continue
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+        self._busy = False
+        self._flusher = None
+
+    async def _attempt(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """The commands' answers, retried as redis-py retries a command (the connection's policy: on a dropped
+        connection or a timeout, with backoff), so that a Redis restart is ridden out here as by every other call.
+        An exchange cut short leaves replies due on the connection: it is dropped, and the next one starts afresh."""
         if self._connection is None:
             self._connection = self._connect()
         connection = self._connection
-        commands = [command for command, _ in batch]
 
         async def start_afresh(error: Exception, failures: int) -> None:
-            await connection.disconnect(nowait=True)  # replies may still be due on it
+            await connection.disconnect(nowait=True)
 
         try:
-            answers = await connection.retry.call_with_retry(
+            answers: list[Any] = await connection.retry.call_with_retry(
                 lambda: self._exchange(commands), start_afresh, with_failure_count=True
             )
-        except asyncio.CancelledError:
+            return answers
+        except BaseException:
             await connection.disconnect(nowait=True)
-            self._fail(batch, RedisConnectionError("the store was closed"))
             raise
-        except Exception as error:
-            await connection.disconnect(nowait=True)
-            self._fail(batch, error)
-            return
-        for (_, future), answer in zip(batch, answers, strict=True):
-            if future.done():  # its caller was cancelled
-                continue
-            if isinstance(answer, Exception):
-                future.set_exception(answer)
-            else:
-                future.set_result(answer)
 
     async def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """The batch's answers, within the deadline; the script loaded first if Redis lost it."""
