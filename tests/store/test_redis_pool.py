@@ -5,14 +5,17 @@ one of the pool's connections while they wait."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis
+from redis.asyncio.connection import Connection
 
 from botkit.connect.secrets import Secret
 from botkit.store import ContactRecord, Fenced, Offer
+from botkit.store.redis_batch import ScriptBatches
 from botkit.store.redis_store import RedisStore
 
 BURST = 200
@@ -123,3 +126,15 @@ async def test_saves_sent_together_each_get_their_own_answer(opened: Callable[[s
     assert [None if r is None else dict(r.state) for n, r in enumerate(loaded) if n != 3] == [
         None if n == 7 else {"n": n} for n in range(20) if n != 3
     ]
+
+
+def test_the_batched_call_is_packed_as_redis_py_packs_it() -> None:
+    """The per-event EVALSHA is packed by hand: byte for byte what redis-py's packer sends, non-ASCII text too."""
+    connection = Connection()
+    batches = ScriptBatches(lambda: connection, "return 1", timeout=1.0)
+    keys, args = ["botkit:c:é:own", "botkit:c:é:rec", "botkit:live"], [12, '{"state":{"name":"Zoë 🙂"}}', "é"]
+
+    packed = batches._packed(keys, args)
+
+    sha = hashlib.sha1(b"return 1").hexdigest()
+    assert packed == b"".join(connection.pack_command("EVALSHA", sha, len(keys), *keys, *args))
