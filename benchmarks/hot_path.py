@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/hot_path.py                  # CPU µs per message, both paths
     .venv/bin/python benchmarks/hot_path.py --instructions   # instructions per message, under callgrind
+    .venv/bin/python benchmarks/hot_path.py --instructions --path botkit+redis --redis redis://127.0.0.1:6379/0
 
 A customer's message arrives as an `aws/chat` frame; the bot decodes it, queues it,
 dispatches it to the echo plugin, which sends a reply through a stand-in client; the
@@ -26,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,8 @@ from botkit.runtime.ownership import Ownership
 from botkit.runtime.persistence import Keeper
 from botkit.runtime.policies import ReceiptSettings
 from botkit.runtime.session import Session, SessionSettings
-from botkit.store import ContactRecord, MemoryStore
+from botkit.store import ContactRecord, MemoryStore, Store
+from botkit.store.redis_store import RedisStore
 
 WARM_UP = 2000
 ECHO_ID = "bot-reply-XXXXXXXX"
@@ -123,22 +127,48 @@ async def minimal_path(client: StandInClient) -> Callable[[str], None]:
     return frames.put_nowait
 
 
-async def botkit_saving_path(client: StandInClient) -> Callable[[str], None]:
-    """As `botkit serve` runs on SQLite or Redis: each event's record encoded and saved under the contact's lease,
-    here into a MemoryStore, so that this is the runtime's and the record's cost without the store's I/O.
-    (`store: memory`, the default, saves nothing: that is the `botkit` path.)"""
-    ownership = Ownership(MemoryStore(3600.0), "worker", on_lost=lambda contact_id: None, info=dict)
+async def saving_into(store: Store, client: StandInClient) -> Callable[[str], None]:
+    """The botkit path with each event's record encoded and saved into `store` under the contact's lease."""
+    ownership = Ownership(store, "worker", on_lost=lambda contact_id: None, info=dict)
     lease = await ownership.acquire("contact-1")
     assert lease is not None
     keeper = Keeper(ownership, ContactRecord("contact-1", Secret("participant"), "bot"), resumed=False)
     return await botkit_path(client, keeper)
 
 
-PATHS: dict[str, Callable[[StandInClient], Awaitable[Callable[[str], None]]]] = {
-    "botkit": botkit_path,
+@asynccontextmanager
+async def botkit_saving_path(client: StandInClient, redis_url: str) -> AsyncIterator[Callable[[str], None]]:
+    """As `botkit serve` runs on SQLite or Redis, saving into a MemoryStore: the runtime's and the record's cost
+    without the store's I/O. (`store: memory`, the default, saves nothing: that is the `botkit` path.)"""
+    yield await saving_into(MemoryStore(3600.0), client)
+
+
+@asynccontextmanager
+async def botkit_redis_path(client: StandInClient, redis_url: str) -> AsyncIterator[Callable[[str], None]]:
+    """As `botkit serve` runs on `store: redis://...`: each event saved into a real Redis through RedisStore, under
+    a key prefix of this run's own, removed afterwards. Redis's own work (another process) is not counted."""
+    store = RedisStore(redis_url, 3600.0, prefix=f"bench:{uuid.uuid4().hex}:")
+    try:
+        yield await saving_into(store, client)
+    finally:
+        await store.forget("contact-1")
+        await store.close()
+
+
+@asynccontextmanager
+async def plain(path: Callable[[StandInClient], Awaitable[Callable[[str], None]]], client: StandInClient,
+                redis_url: str) -> AsyncIterator[Callable[[str], None]]:
+    yield await path(client)
+
+
+PATHS: dict[str, Callable[[StandInClient, str], Any]] = {
+    "botkit": lambda client, url: plain(botkit_path, client, url),
     "botkit+saving": botkit_saving_path,
-    "minimal": minimal_path,
+    "botkit+redis": botkit_redis_path,
+    "minimal": lambda client, url: plain(minimal_path, client, url),
 }
+DEFAULT_PATHS = ("botkit", "botkit+saving", "minimal")
+"""What a run without --path measures: the ones that need nothing outside this process."""
 
 
 async def deliver(receive: Callable[[str], None], client: StandInClient, frames: list[str]) -> None:
@@ -187,29 +217,30 @@ class Callgrind:
         raise SystemExit("callgrind wrote no dump within 60 s")
 
 
-async def measure(path: str, messages: int, callgrind: Callgrind | None) -> dict[str, float]:
+async def measure(path: str, messages: int, callgrind: Callgrind | None, redis_url: str) -> dict[str, float]:
     client = StandInClient()
-    receive = await PATHS[path](client)
-    frames = [frame(f"customer-{n:08d}", "customer", "CUSTOMER", "hello") for n in range(WARM_UP + messages)]
-    await deliver(receive, client, frames[:WARM_UP])
-    if callgrind is not None:
-        callgrind.zero()
-    began = time.process_time()
-    await deliver(receive, client, frames[WARM_UP:])
-    cpu = time.process_time() - began
+    async with PATHS[path](client, redis_url) as receive:
+        frames = [frame(f"customer-{n:08d}", "customer", "CUSTOMER", "hello") for n in range(WARM_UP + messages)]
+        await deliver(receive, client, frames[:WARM_UP])
+        if callgrind is not None:
+            callgrind.zero()
+        began = time.process_time()
+        await deliver(receive, client, frames[WARM_UP:])
+        cpu = time.process_time() - began
     result = {"cpu_us_per_message": round(1e6 * cpu / messages, 1)}
     if callgrind is not None:
         result["instructions_per_message"] = round(callgrind.dump() / messages)
     return result
 
 
-def under_callgrind(path: str, messages: int) -> dict[str, float]:
+def under_callgrind(path: str, messages: int, redis_url: str) -> dict[str, float]:
     """Run one path again in a child under callgrind and read back its figures."""
     with tempfile.TemporaryDirectory(prefix="hot-path-") as out:
         child = subprocess.run(
             [
                 "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out",
-                sys.executable, __file__, "--path", path, "--messages", str(messages), "--callgrind-child", out,
+                sys.executable, __file__, "--path", path, "--messages", str(messages), "--redis", redis_url,
+                "--callgrind-child", out,
             ],
             capture_output=True,
             text=True,
@@ -225,17 +256,22 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000, help="messages measured, after 2,000 to warm up (default 20,000)")
     parser.add_argument("--instructions", action="store_true", help="count instructions with valgrind's callgrind (slow: use --messages 3000)")
     parser.add_argument("--path", choices=tuple(PATHS), help="one path only")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="the Redis of the botkit+redis path (default: %(default)s)")
     parser.add_argument("--callgrind-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.callgrind_child:
-        print(json.dumps(asyncio.run(measure(args.path, args.messages, Callgrind(args.callgrind_child)))))
+        print(json.dumps(asyncio.run(measure(args.path, args.messages, Callgrind(args.callgrind_child), args.redis))))
         return
     results: dict[str, dict[str, float]] = {}
-    for path in [args.path] if args.path else list(PATHS):
-        results[path] = under_callgrind(path, args.messages) if args.instructions else asyncio.run(measure(path, args.messages, None))
+    for path in [args.path] if args.path else DEFAULT_PATHS:
+        results[path] = (
+            under_callgrind(path, args.messages, args.redis)
+            if args.instructions
+            else asyncio.run(measure(path, args.messages, None, args.redis))
+        )
         figures = ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in results[path].items())
         print(f"{path:8s} {figures}", flush=True)
-    if len(results) == 2:
+    if "botkit" in results and "minimal" in results:
         for key in results["botkit"]:
             print(f"botkit ÷ minimal, {key.replace('_', ' ')}: ×{results['botkit'][key] / results['minimal'][key]:.2f}")
 

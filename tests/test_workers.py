@@ -356,6 +356,28 @@ async def test_redis_restarted_mid_run_workers_reconnect_and_no_chat_is_dropped(
     assert not [n for n in notes(log) if n["kind"] == "end"]
 
 
+async def test_a_burst_of_new_contacts_on_a_small_redis_pool_joins_every_one(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """40 contacts at once on a worker whose Redis pool has two connections: the intake's calls wait their turn
+    for one (and the claim waiting for offers holds neither), so every contact is joined at the first try."""
+    async with emulator_process(tmp_path) as emulator_url:
+        bot_yaml(tmp_path, emulator_url, redis_server.url + "?max_connections=2")
+        async with workers(tmp_path, 1) as running, ParticipantClient(emulator_url) as participant:
+            info = await emulator_info(emulator_url)
+            connect = connect_client(emulator_url)
+            talkers = [Talker(participant) for _ in range(40)]
+            try:
+                await asyncio.gather(*(talker.start(connect, info) for talker in talkers))
+                await round_of(talkers, 1)
+            finally:
+                for talker in talkers:
+                    await talker.close()
+            log = running[0].log.read_text(errors="replace")
+    assert [talker.answers for talker in talkers] == [["1: m1"]] * len(talkers)
+    assert "MaxConnectionsError" not in log and "could not join" not in log, log[-3000:]
+
+
 async def test_status_lists_the_workers_their_contacts_and_the_orphans(tmp_path: Path) -> None:
     from botkit.store import ContactRecord, SqliteStore
     from tests.test_cli import run

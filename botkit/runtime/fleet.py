@@ -5,6 +5,8 @@ worker's webhook on the emulator) `offer`s it; the store keeps one offer per con
 however many workers heard of it. Workers with room `claim_offers` one at a time and join the contact under
 its lease. The receiving worker answers once the contact's record names its participant (its own join
 resolves at once; another worker's is read from the store), so every worker answers the one bot participant.
+The records of all the contacts a worker's intake waits on are read together, in one round trip every
+`ANSWER_POLL`, so that a burst of new contacts does not become a storm of reads.
 
 Least loaded. A worker whose load (its sessions) is at or below the live workers' average (from their
 heartbeats), or that is the least loaded, claims at once, up to `CLAIM_BATCH` offers; one above the average
@@ -40,7 +42,7 @@ CLAIM_BATCH = 8
 CLAIM_WAIT = 1.0
 """Seconds one claim waits for an offer; the loop then looks at its load again."""
 ANSWER_POLL = 0.05
-"""Seconds between reads of a contact's record while another worker joins it."""
+"""Seconds between reads of the waiting contacts' records while other workers join them."""
 DEFAULT_JOIN_SECONDS = 6.0
 TAKE_AT_ONCE = 32
 """Orphans acquired and resumed concurrently: a dead worker's thousand contacts are not taken one round trip
@@ -68,7 +70,8 @@ class Fleet:
         self._taking: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._joins: set[asyncio.Task[None]] = set()
-        self._waiters: dict[str, asyncio.Future[Session]] = {}
+        self._waiters: dict[str, asyncio.Future[Session | JoinedElsewhere]] = {}
+        self._answering: asyncio.Task[None] | None = None
 
     @property
     def load(self) -> int:
@@ -88,10 +91,11 @@ class Fleet:
         """Take nothing more: no offer, no orphan. Offers being joined finish and are acked (within `grace`), so
         that their contacts are released with the others, not left to come back after lease_seconds."""
         self._manager.intake = None
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._answering] if self._answering is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks, self._answering = [], None
         if self._joins:
             await asyncio.wait(list(self._joins), timeout=grace)
 
@@ -110,17 +114,33 @@ class Fleet:
                     "offer",
                     self._store.offer(contact_id, {"initial_contact_id": initial_contact_id, "timeout": seconds}),
                 )
-                while True:
-                    if waiter.done():
-                        return waiter.result()
-                    record = await timed("load", self._store.load(contact_id))
-                    if record is not None and record.participant_id is not None:
-                        return JoinedElsewhere(contact_id, record.participant_id)
-                    await asyncio.wait([waiter], timeout=ANSWER_POLL)
+                if self._answering is None or self._answering.done():
+                    self._answering = loop.create_task(self._answer_joins(), name="botkit-join-answers")
+                await asyncio.wait([waiter])  # not cancelled on a timeout: another intake may share it
+                return waiter.result()
         finally:
             if self._waiters.get(contact_id) is waiter and not waiter.done():
                 waiter.cancel()
             self._waiters.pop(contact_id, None)
+
+    async def _answer_joins(self) -> None:
+        """Resolve the intake's waiters of contacts another worker joined: their records, read together."""
+        while self._waiters:
+            await asyncio.sleep(ANSWER_POLL)
+            waiting = [contact_id for contact_id, waiter in self._waiters.items() if not waiter.done()]
+            if not waiting:
+                continue
+            try:
+                records = await timed("load", self._store.load_many(waiting))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the intake's own deadline bounds the wait
+                log.warning("could not read the records of contacts being joined (%s); retrying", type(error).__name__)
+                continue
+            for contact_id, record in zip(waiting, records, strict=True):
+                waiter = self._waiters.get(contact_id)
+                if waiter is not None and not waiter.done() and record is not None and record.participant_id is not None:
+                    waiter.set_result(JoinedElsewhere(contact_id, record.participant_id))
 
     async def _claim_offers(self) -> None:
         while True:

@@ -118,6 +118,10 @@ class Store(abc.ABC):
         call; an UnsavableState error is raised there, before anything is written. The contact becomes live.
         """
 
+    async def load_many(self, contact_ids: Sequence[str]) -> list[ContactRecord | None]:
+        """`load` for many contacts, in one round trip where the store can; None in place of each unknown one."""
+        return [await self.load(contact_id) for contact_id in contact_ids]
+
     @abc.abstractmethod
     async def live_contacts(self) -> list[str]:
         """Contacts with a record that were not forgotten."""

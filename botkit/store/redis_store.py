@@ -1,9 +1,15 @@
 """The store of many workers: Redis, through redis-py's asyncio client.
 
-Every check-and-write is one Lua script (loaded once, then called by EVALSHA; redis-py reloads it after a Redis
-restart), so no two workers can interleave between the check and the write. Batch work (renewing all of a
-worker's leases, listing orphans) is one pipelined round trip. The client retries on connection errors with
-backoff and checks idle connections, so the store carries on after Redis restarts.
+Every check-and-write is one Lua script (loaded once, then called by EVALSHA; reloaded after a Redis restart), so
+no two workers can interleave between the check and the write. Batch work (renewing all of a worker's leases,
+listing orphans, the records the intake waits on) is one pipelined round trip. The client retries on connection
+errors with backoff and checks idle connections, so the store carries on after Redis restarts.
+
+Connections. Most calls share a pool of `max_connections` (default 32; `redis://host/0?max_connections=64` sets
+it); a call that finds them all busy waits its turn (up to the socket timeout) rather than failing, so a burst of
+new contacts queues instead of erroring. The per-event save, the hot path, has a connection of its own and sends
+the saves made meanwhile together (redis_batch.py). Each blocking read (a claim waiting for offers, a worker
+waiting for messages handed to it) has its own connection too, so a wait in Redis never holds one of the pool's.
 
 A single Redis (or a primary with replicas) is assumed, not Redis Cluster: the scripts touch keys of several
 contacts' sets at once. Keys, under `prefix` (default "botkit:"):
@@ -23,7 +29,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -41,11 +48,15 @@ from botkit.store.base import (
     WorkerInfo,
 )
 from botkit.store.record import ContactRecord
+from botkit.store.redis_batch import ScriptBatches
 
 __all__ = ["RedisStore"]
 
 _GROUP = "workers"
 _CHUNK = 1000
+POOL_CONNECTIONS = 32
+"""The pool's size unless the URL says otherwise: one event loop uses a connection only for a round trip, so a
+few dozen carry thousands of calls a second; more would only let a burst open more sockets at once."""
 
 # KEYS: own, lease. ARGV: worker, lease ms. A live lease of another worker refuses; otherwise the fence grows.
 _ACQUIRE = """
@@ -115,24 +126,43 @@ class RedisStore(Store):
         self.lease_seconds = lease_seconds
         self.prefix = prefix
         self._socket_timeout = max(5.0, lease_seconds)
-        self._redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=8),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
-            health_check_interval=max(1, int(lease_seconds)),
-            socket_connect_timeout=2.0,
-            socket_timeout=self._socket_timeout,
-            socket_keepalive=True,
-            client_name="botkit",
+        self._url = url
+        self._options: dict[str, Any] = {
+            "decode_responses": True,
+            "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=8),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionResetError],
+            "health_check_interval": max(1, int(lease_seconds)),
+            "socket_connect_timeout": 2.0,
+            "socket_timeout": self._socket_timeout,
+            "socket_keepalive": True,
+            "client_name": "botkit",
+        }
+        self._pool = BlockingConnectionPool.from_url(
+            url, max_connections=POOL_CONNECTIONS, timeout=self._socket_timeout, **self._options
         )
+        self._redis = Redis.from_pool(self._pool)
+        self._waiting_reads: dict[str, Redis] = {}
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
-        self._save = self._redis.register_script(_SAVE)
+        self._save = ScriptBatches(self._own_connection, _SAVE, timeout=self._socket_timeout)
         self._forget = self._redis.register_script(_FORGET)
         self._offer = self._redis.register_script(_OFFER)
         self._group_ready = False
+
+    def _own_connection(self) -> AbstractConnection:
+        """A connection outside the pool, as the pool's are but for the socket timeout: its user bounds each
+        exchange whole, so that its reads need no timer each."""
+        return self._pool.connection_class(**{**self._pool.connection_kwargs, "socket_timeout": None})
+
+    def _waiting_read(self, purpose: str) -> Redis:
+        """The client of one kind of blocking read: a single connection of its own, made when first needed."""
+        client = self._waiting_reads.get(purpose)
+        if client is None:
+            client = self._waiting_reads[purpose] = Redis.from_url(
+                self._url, single_connection_client=True, **self._options
+            )
+        return client
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -157,9 +187,22 @@ class RedisStore(Store):
 
     async def save(self, contact_id: str, record: ContactRecord, *, fence: int) -> None:
         body = record.to_json()
-        keys = [self._contact(contact_id, "own"), self._contact(contact_id, "rec"), self._live]
-        if not await self._save(keys=keys, args=[fence, body, contact_id]):
+        keys = (self._contact(contact_id, "own"), self._contact(contact_id, "rec"), self._live)
+        if not await self._save(keys, (fence, body, contact_id)):
             raise Fenced(contact_id, fence)
+
+    async def load_many(self, contact_ids: Sequence[str]) -> list[ContactRecord | None]:
+        records: list[ContactRecord | None] = []
+        for start in range(0, len(contact_ids), _CHUNK):
+            chunk = contact_ids[start : start + _CHUNK]
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for contact_id in chunk:
+                    pipe.get(self._contact(contact_id, "rec"))
+                    pipe.hmget(self._contact(contact_id, "own"), "worker", "fence")
+                answers = await pipe.execute()
+            for body, (owner, fence) in zip(answers[::2], answers[1::2], strict=True):
+                records.append(None if body is None else ContactRecord.from_json(body, owner=owner, fence=int(fence or 0)))
+        return records
 
     async def live_contacts(self) -> list[str]:
         return sorted(await self._redis.smembers(self._live))
@@ -281,7 +324,8 @@ class RedisStore(Store):
                 # A block longer than the socket timeout would read as a dead connection.
                 wait = min(wait_seconds, self._socket_timeout - 1)
                 block = _ms(wait) if wait > 0 and not entries else None
-                answer = await self._redis.xreadgroup(
+                client = self._redis if block is None else self._waiting_read("claims")
+                answer = await client.xreadgroup(
                     _GROUP, worker_id, {stream: ">"}, count=count - len(entries), block=block
                 )
                 for _, new in answer or []:
@@ -320,7 +364,8 @@ class RedisStore(Store):
         """One reader per inbox (its worker), so a read then a delete of what was read gives each message once."""
         inbox = self._key("inbox", worker_id)
         wait = min(wait_seconds, self._socket_timeout - 1)  # a longer block would read as a dead connection
-        answer = await self._redis.xread({inbox: "0-0"}, count=count, block=_ms(wait) if wait > 0 else None)
+        client = self._redis if wait <= 0 else self._waiting_read("handed")
+        answer = await client.xread({inbox: "0-0"}, count=count, block=_ms(wait) if wait > 0 else None)
         entries = [entry for _, found in answer or [] for entry in found]
         if not entries:
             return []
@@ -328,6 +373,9 @@ class RedisStore(Store):
         return [json.loads(fields["body"]) for _, fields in entries if fields]
 
     async def close(self) -> None:
+        await self._save.close()
+        for client in self._waiting_reads.values():
+            await client.aclose()
         await self._redis.aclose()
 
 
