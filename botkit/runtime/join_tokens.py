@@ -16,6 +16,7 @@ order, so they still meet on one participant.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from botkit.connect.control import JoinedParticipant
@@ -25,6 +26,8 @@ _PERSONALISATION = b"botkit-join"
 
 GENERATIONS = 8
 """Generations a join walks before it gives up looking for a usable participant."""
+GONE_REMEMBERED = 10_000
+"""Participants that left, remembered per process (the oldest forgotten first)."""
 CONNECT_MARGIN = timedelta(seconds=2)
 """How long a participant's credentials must still be good for: the session connects right after the first save."""
 
@@ -46,3 +49,24 @@ def participant_discriminator(participant_token: Secret) -> str:
 def spent(joined: JoinedParticipant) -> bool:
     """Whether the service answered with a participant whose credentials expire before the bot can connect."""
     return joined.expiry is not None and joined.expiry <= datetime.now(UTC) + CONNECT_MARGIN
+
+
+class GoneParticipants:
+    """The bot participants whose sessions left their chat in this process.
+
+    The service answers a join's token with its first participant even after that participant left, and until its
+    Expiry passes `spent` cannot tell: a contact flow that hands the contact back to the bot soon after it left
+    would be given the participant that is gone. A participant named here spends its generation too.
+    """
+
+    def __init__(self, capacity: int = GONE_REMEMBERED) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, participant_id: str) -> None:
+        self._ids[participant_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, participant_id: object) -> bool:
+        return participant_id in self._ids

@@ -15,7 +15,7 @@ from botkit.connect.secrets import Secret
 from botkit.runtime import metrics
 from botkit.runtime.connection import WebsocketTransports
 from botkit.runtime.dispatch import Dispatcher
-from botkit.runtime.join_tokens import GENERATIONS, join_token, spent
+from botkit.runtime.join_tokens import GENERATIONS, GoneParticipants, join_token, spent
 from botkit.runtime.logcontext import about_contact
 from botkit.runtime.ownership import Ownership
 from botkit.runtime.persistence import Keeper
@@ -49,6 +49,8 @@ class NoUsableParticipant(Exception):
 
 
 TRANSCRIPT_PAGE = 100
+_LEFT_THE_CHAT = frozenset({"left", "handoff", "removed", "chat_ended", "shutdown"})
+"""Session ends after which the bot's participant is gone from the chat (not abandoned to another worker)."""
 JOINED_READS = 3
 JOINED_READ_PAUSE = 0.25
 
@@ -85,6 +87,7 @@ class SessionManager:
         self.sessions: dict[str, Session] = {}
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._joining: dict[str, asyncio.Future[Session | None]] = {}
+        self._gone = GoneParticipants()
 
     async def join(
         self,
@@ -216,7 +219,7 @@ class SessionManager:
             except BaseException:
                 self._transports.join_failed(contact_id)
                 raise
-            if not spent(joined):
+            if not spent(joined) and joined.participant_id not in self._gone:
                 return joined
             log.info("contact %s: bot participant %s of join %d can no longer connect; asking for the next",
                      contact_id, joined.participant_id, generation)
@@ -414,6 +417,8 @@ class SessionManager:
             metrics.SESSIONS_ENDED.labels(reason).inc()
             self.sessions.pop(session.contact_id, None)
             self._tasks.pop(session.contact_id, None)
+            if reason in _LEFT_THE_CHAT and session.participant_id is not None:
+                self._gone.add(session.participant_id)
             if keeper is not None:
                 # cancelled: stopped past the shutdown's bounds, so left to another worker like an abandoned one
                 await keeper.finish("abandoned" if reason == "cancelled" else reason)

@@ -113,3 +113,30 @@ async def test_join_tokens_tell_apart_contacts_bots_and_generations_and_fit_the_
     assert len(tokens) == 6
     assert join_token(*base) == join_token(*base)
     assert all(0 < len(token) <= 500 for token in tokens)
+
+
+async def test_a_contact_flow_that_invokes_the_bot_again_soon_after_it_left_gets_a_bot_that_answers(
+    emulator: Emulator,
+) -> None:
+    """The service answers the first join's token with the participant that left; the bot knows it is gone and
+    asks under the next generation's token, however soon after the flow comes back (a flow that hands the contact
+    back to the bot within the 15 s the participant's Expiry still runs)."""
+    customer = Customer(emulator.base_url)
+    await customer.start()
+    async with bot(emulator) as (manager, _):
+        first = await manager.join(customer.contact_id)
+        await customer.send("hi")
+        await customer.wait_for_transcript(lambda items: "echo: hi" in customer.bot_messages())
+        gone = asyncio.Event()
+        assert manager.on_session_over(customer.contact_id, gone.set)
+        await first.disconnect()
+        async with asyncio.timeout(10):
+            await gone.wait()
+
+        second = await manager.join(customer.contact_id)
+        await customer.send("again")
+        await customer.wait_for_transcript(lambda items: "echo: again" in customer.bot_messages())
+    assert second.participant_id not in (None, first.participant_id)
+    replies = customer.bot_messages()
+    assert replies[0] == "echo: hi" and replies[-1] == "echo: again" and replies.count("echo: again") == 1, replies
+    await customer.close()
